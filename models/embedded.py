@@ -1,0 +1,93 @@
+"""The embedded MongoDB-wire-compatible server (mongoeco) used when MONGO_URI is unset.
+
+Two ways to run it:
+
+* ``EmbeddedMongo`` owns one server on an event loop in a background thread of the
+  current process (tests, CLI commands, ``flask run``).
+* ``python -m models.embedded PATH`` runs it as its own process: ``python app.py``
+  starts it once before gunicorn forks its workers, so every worker shares one
+  database, and stops it after the last worker has finished. The child prints its
+  URI on the first line of stdout and exits when its stdin closes (the parent died)
+  or on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from mongoeco.engines.memory import MemoryEngine
+from mongoeco.engines.sqlite import SQLiteEngine
+from mongoeco.wire import AsyncMongoEcoProxyServer
+
+STARTUP_TIMEOUT = 15
+
+
+def _engine(path: str | None):
+    if path is None:
+        return MemoryEngine()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteEngine(str(path))
+
+
+class EmbeddedMongo:
+    """One mongoeco wire server on its own thread; ``path=None`` keeps data in memory."""
+
+    def __init__(self, path: str | None = None, host: str = "127.0.0.1", port: int = 0):
+        self._path, self._host, self._port = path, host, port
+        self._ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="embedded-mongo", daemon=True)
+        self.uri: str | None = None
+
+    def start(self) -> str:
+        self._thread.start()
+        self.uri = self._ready.result(timeout=STARTUP_TIMEOUT)
+        return self.uri
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as error:  # surfaced to start()'s caller
+            if not self._ready.done():
+                self._ready.set_exception(error)
+
+    async def _serve(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        server = AsyncMongoEcoProxyServer(engine=_engine(self._path), host=self._host, port=self._port)
+        address = await server.start()
+        try:
+            self._ready.set_result(address.uri)
+            await self._stop.wait()
+        finally:
+            await server.close()
+
+
+def main(argv: list[str]) -> int:
+    path = argv[1] if len(argv) > 1 else None
+    port = int(argv[2]) if len(argv) > 2 else 0
+    server = EmbeddedMongo(path, port=port)
+    uri = server.start()
+    print(uri, flush=True)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    # A closed stdin means the parent has gone: do not outlive it.
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    done.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
