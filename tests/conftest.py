@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.mongo"]
+pytest_plugins = ["tests.fixtures.mongo", "tests.fixtures.app"]

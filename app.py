@@ -1,0 +1,112 @@
+"""KeyProxy: the application factory and the `python app.py` entry point."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from typing import Any, Mapping
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from audit.hooks import register_audit_hooks
+from common.config import load_settings
+from common.errors import register_error_handlers
+from common.extensions import api, cors, limiter
+from common.http import register_request_hooks
+from common.openapi import openapi_config, register_openapi
+from common.services import Services
+from models.db import open_database
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    settings = load_settings(overrides)
+    configure_logging()
+    register_services(app, settings)
+    register_extensions(app, settings)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    run_startup_tasks(app)
+    return app
+
+
+def configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def register_services(app: Flask, settings) -> None:
+    client, db, embedded = open_database(settings)
+    services = Services.build(settings, client, db, embedded)
+    app.extensions["kps"] = services
+    if embedded is not None:
+        atexit.register(services.close)
+
+
+def register_extensions(app: Flask, settings) -> None:
+    from auth.tokens import configure_jwt
+
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["RATELIMIT_STORAGE_URI"] = _limiter_storage(app.extensions["kps"])
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"database_name": f"{settings.mongo_db}_ratelimits"}
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = True
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
+    openapi_config(app)
+    api.init_app(app)
+    register_openapi(app)
+    configure_jwt(app, settings)
+    limiter.init_app(app)
+    if settings.cors_origins:
+        cors.init_app(app, origins=list(settings.cors_origins), allow_headers=["Authorization", "Content-Type"],
+                      expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False)
+    register_request_hooks(app)
+    register_audit_hooks(app)
+
+
+def _limiter_storage(services) -> str:
+    """flask-limiter keeps counters in the same MongoDB, so every worker shares them."""
+    uri = services.settings.mongo_uri or services.embedded.uri
+    separator = "&" if "?" in uri else "?"
+    return f"{uri}{separator}serverSelectionTimeoutMS=3000"
+
+
+def register_blueprints(app: Flask) -> None:
+    from auth.routes import bp as auth_bp
+    from common.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    api.register_blueprint(auth_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from common.cli import cli
+
+    app.cli.add_command(cli)
+
+
+def run_startup_tasks(app: Flask) -> None:
+    from auth.service import ensure_admin
+
+    services = app.extensions["kps"]
+    services.ensure_indexes()
+    settings = services.settings
+    if settings.bootstrap_admin_email and settings.bootstrap_admin_password:
+        from auth.schemas import normalise_email
+
+        with app.test_request_context():
+            ensure_admin(normalise_email(settings.bootstrap_admin_email), settings.bootstrap_admin_password)
+
+
+if __name__ == "__main__":
+    from common.server import serve
+
+    serve()

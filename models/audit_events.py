@@ -1,0 +1,52 @@
+"""The `audit_events` collection: an append-only, hash-chained log.
+
+Each event's `_id` is its position in the chain (1, 2, 3, ...). The unique `_id`
+is what keeps the chain linear with many writers: a writer that loses the race
+for a position gets a duplicate-key error, re-reads the head and tries the next
+one, so there are no forks and no gaps, and an uncontended write is one insert.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditEvents:
+    def __init__(self, db: Database):
+        self.col = db["audit_events"]
+
+    def ensure_indexes(self) -> None:
+        # Filters are always combined with newest-first order on _id.
+        self.col.create_index([("action", ASCENDING), ("_id", DESCENDING)], name="by_action")
+        self.col.create_index([("actor.id", ASCENDING), ("_id", DESCENDING)], name="by_actor_id")
+        self.col.create_index([("actor.email", ASCENDING), ("_id", DESCENDING)], name="by_actor_email")
+        self.col.create_index([("outcome", ASCENDING), ("_id", DESCENDING)], name="by_outcome")
+        self.col.create_index([("timestamp", DESCENDING)], name="by_time")
+        self.col.create_index([("target.name", ASCENDING), ("_id", DESCENDING)], name="by_target")
+
+    def head(self) -> tuple[int, str]:
+        doc = self.col.find_one({}, {"_id": 1, "hash": 1}, sort=[("_id", DESCENDING)])
+        return (doc["_id"], doc["hash"]) if doc else (0, GENESIS_HASH)
+
+    def insert(self, doc: dict) -> None:
+        """Raises DuplicateKeyError when the position is taken."""
+        self.col.insert_one(doc)
+
+    def at(self, seq: int) -> dict | None:
+        return self.col.find_one({"_id": seq})
+
+    def ascending(self, batch_size: int = 1000) -> Iterator[dict]:
+        return self.col.find({}).sort("_id", ASCENDING).batch_size(batch_size)
+
+    def page(self, query: dict[str, Any], limit: int, before: int | None) -> list[dict]:
+        if before is not None:
+            query = {**query, "_id": {"$lt": before}}
+        return list(self.col.find(query).sort("_id", DESCENDING).limit(limit))
+
+    def stream(self, query: dict[str, Any]) -> Iterator[dict]:
+        return self.col.find(query).sort("_id", DESCENDING).batch_size(1000)
