@@ -1,12 +1,10 @@
 """Signup, login and tokens (original paths and /api/v1/auth), and user administration."""
 
-from flask_smorest import Blueprint
-
 from auth import service
 from auth.schemas import (LoginSchema, PasswordChangeSchema, RefreshSchema, SignupResponse, SignupSchema,
                           TokenResponse, UpdateMeSchema, UserListResponse, UserSchema, UserUpdateSchema)
 from auth.tokens import authenticated
-from common.extensions import limiter
+from common.extensions import Blueprint, limiter
 from common.openapi import errors, secured
 from common.schemas import PageArgs
 

@@ -1,0 +1,89 @@
+"""`python app.py` as `make run` serves it: gunicorn, the embedded database in its own
+process, accounts that survive a restart, and a clean stop on SIGTERM."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_healthy(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early: {process.stdout.read()}")
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)  # polling for a port to open, not synchronising with the app
+    raise AssertionError("server did not become healthy")
+
+
+@pytest.fixture
+def serve(tmp_path):
+    started = []
+
+    def start(**env):
+        port = _free_port()
+        environment = {k: v for k, v in os.environ.items() if k != "MONGO_URI"}
+        environment.update(KPS_PORT=str(port), KPS_DATA_DIR=str(tmp_path / "var"), KPS_BCRYPT_ROUNDS="4",
+                           KPS_WORKERS="2", KPS_THREADS="2", **env)
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=environment,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        started.append(process)
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_healthy(base, process)
+        return base, process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _stop(process) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    return output
+
+
+def test_accounts_survive_a_restart_of_the_embedded_database(serve, tmp_path):
+    base, process = serve()
+    assert requests.post(f"{base}/signup", json={"email": "keep@example.com", "password": PASSWORD}).status_code == 201
+    assert requests.get(f"{base}/readyz").status_code == 200
+    output = _stop(process)
+    assert process.returncode == 0
+    assert "embedded mongoeco" in output
+    assert (tmp_path / "var" / "keyproxy.sqlite3").exists()
+
+    base, process = serve()
+    response = requests.post(f"{base}/login", json={"email": "keep@example.com", "password": PASSWORD})
+    assert response.status_code == 200
+    assert "gunicorn" in response.headers.get("Server", "").lower()
+    _stop(process)
+
+
+def test_production_refuses_to_start_without_keys(tmp_path):
+    environment = {k: v for k, v in os.environ.items() if k not in ("JWT_SECRET_KEY", "KPS_MASTER_KEY")}
+    environment.update(KPS_ENV="production", KPS_DATA_DIR=str(tmp_path), KPS_PORT=str(_free_port()))
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=environment, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode != 0
+    assert "JWT_SECRET_KEY is required" in result.stderr
