@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pymongo
@@ -15,6 +15,8 @@ from kms.crypto import Keyring
 from models.audit_events import AuditEvents
 from models.embedded import EmbeddedMongo
 from models.login_attempts import LoginAttempts
+from models.provider_configs import ProviderConfigs
+from models.secret_refs import SecretRefs
 from models.token_sessions import TokenSessions
 from models.users import Users
 
@@ -31,10 +33,20 @@ class Services:
     sessions: TokenSessions
     attempts: LoginAttempts
     audit: AuditLog
-    extra: dict[str, Any] = field(default_factory=dict)
+    secret_refs: SecretRefs
+    provider_configs: ProviderConfigs
+    stores: Any = None  # kms.configs.StoreCache, set once the services exist
 
     @classmethod
     def build(cls, settings: Settings, client, db, embedded) -> "Services":
+        from kms.configs import StoreCache
+
+        services = cls._build(settings, client, db, embedded)
+        services.stores = StoreCache(services)
+        return services
+
+    @classmethod
+    def _build(cls, settings: Settings, client, db, embedded) -> "Services":
         keyring = Keyring(settings.master_key, settings.previous_master_keys)
         return cls(
             settings=settings, client=client, db=db, embedded=embedded, keyring=keyring,
@@ -42,10 +54,12 @@ class Services:
             users=Users(db), sessions=TokenSessions(db),
             attempts=LoginAttempts(db, settings.login_max_failures, settings.login_lockout_seconds),
             audit=AuditLog(AuditEvents(db), keyring),
+            secret_refs=SecretRefs(db), provider_configs=ProviderConfigs(db, keyring),
         )
 
     def ensure_indexes(self) -> None:
-        for repository in (self.users, self.sessions, self.attempts, self.audit.events):
+        for repository in (self.users, self.sessions, self.attempts, self.audit.events, self.secret_refs,
+                           self.provider_configs):
             repository.ensure_indexes()
 
     def close(self) -> None:
