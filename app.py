@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import threading
 from typing import Any, Mapping
 
 from flask import Flask
@@ -16,6 +17,7 @@ from common.extensions import api, cors, limiter
 from common.http import register_request_hooks
 from common.openapi import openapi_config, register_openapi
 from common.services import Services
+from kms.secrets_service import RECONCILE_AFTER_SECONDS
 from models.db import open_database
 
 MAX_BODY_BYTES = 64 * 1024
@@ -107,6 +109,15 @@ def run_startup_tasks(app: Flask) -> None:
 
         with app.test_request_context():
             ensure_admin(normalise_email(settings.bootstrap_admin_email), settings.bootstrap_admin_password)
+    if services.secret_refs.stale(RECONCILE_AFTER_SECONDS):
+        threading.Thread(target=_reconcile, args=(app,), name="reconcile", daemon=True).start()
+
+
+def _reconcile(app: Flask) -> None:
+    from kms.secrets_service import reconcile
+
+    with app.test_request_context():
+        logging.getLogger("keyproxy").info("startup reconcile: %s", reconcile())
 
 
 if __name__ == "__main__":

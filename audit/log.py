@@ -73,7 +73,7 @@ def _actor() -> dict | None:
     return {"id": actor.user_id, "email": actor.email, "role": actor.role} if actor else None
 
 
-def record(action: str, outcome: str, status: int, *, target: dict | None = None,
+def record(action: str, outcome: str, status: int | None, *, target: dict | None = None,
            reason: str | None = None, actor: dict | None = None) -> dict:
     """Append one event about the current request. Raises AuditUnavailable."""
     assert outcome in OUTCOMES

@@ -29,3 +29,17 @@ def create_admin(email, password):
     if not created:
         raise click.ClickException(f"a user {email} already exists; nothing changed")
     click.echo(f"admin {email} created")
+
+
+@cli.command("reconcile")
+@click.option("--older-than", default=120.0, show_default=True,
+              help="Only references left pending or deleting for longer than this many seconds.")
+def reconcile(older_than):
+    """Finish or remove secret references left half done by a crash."""
+    from kms.secrets_service import reconcile as run
+
+    with current_app.test_request_context():
+        done = run(older_than)
+    click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in done.items()))
+    if done["failed"]:
+        raise SystemExit(1)

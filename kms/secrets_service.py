@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 FETCH_CONCURRENCY = 16
 MAX_LISTED = 1000
 RECONCILE_AFTER_SECONDS = 120
+SYSTEM = {"id": None, "email": "system", "role": "system"}
 
 
 def _kps():
@@ -96,7 +97,10 @@ def create(name: str, value: str, description: str | None) -> dict:
         provider_version = store.create(ref.object_name, value, {"owner": user.id, "name": name,
                                                                   "managed-by": "keyproxy"})
     except ProviderError as error:
-        kps.secret_refs.remove(ref.id)
+        if isinstance(error, (ProviderTimeout, ProviderUnavailable)):
+            _undo_create(store, ref)  # the provider may or may not have created it
+        else:
+            kps.secret_refs.remove(ref.id)  # refused outright: nothing was created
         raise _fail("secret.create", name, error) from None
     ref = kps.secret_refs.activate(ref.id, provider_version)
     try:
@@ -109,10 +113,18 @@ def create(name: str, value: str, description: str | None) -> dict:
 
 
 def _undo_create(store: SecretStore, ref: SecretRef) -> None:
+    """Remove what a failed create may have left. When the provider cannot confirm
+    (it timed out, say, and may still finish the create), the reference stays
+    pending, parked, and the reconciler removes both later: nothing is orphaned."""
     try:
         store.delete(ref.object_name)
+    except SecretNotFound:
+        pass
     except ProviderError:
-        log.warning("could not undo provider object for reference %s; the reconciler will", ref.id)
+        # Park the reference under a name no request can use, so the user may retry
+        # the same name at once; the reconciler deletes the object and the reference.
+        _kps().secret_refs.park(ref.id)
+        log.warning("could not undo the provider object of reference %s; left to the reconciler", ref.id)
         return
     _kps().secret_refs.remove(ref.id)
 
@@ -231,16 +243,20 @@ def reconcile(older_than_seconds: float = RECONCILE_AFTER_SECONDS) -> dict:
     kps = _kps()
     done = {"removed_pending": 0, "finished_deletes": 0, "failed": 0}
     for ref in kps.secret_refs.stale(older_than_seconds):
+        target = _target(ref.name)
         store = kps.stores.get(ref.provider)
         try:
             if store is not None:
                 store.delete(ref.object_name)
         except SecretNotFound:
             pass
-        except ProviderError:
+        except ProviderError as error:
             done["failed"] += 1
+            record("secret.reconcile", "failure", None, target=target, reason=type(error).__name__, actor=SYSTEM)
             continue
         kps.secret_refs.remove(ref.id)
         done["removed_pending" if ref.state == PENDING else "finished_deletes"] += 1
+        record("secret.reconcile", "success", None, target=target, reason=f"{ref.state} reference resolved",
+               actor=SYSTEM)
     return done
 

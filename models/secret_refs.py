@@ -81,6 +81,10 @@ class SecretRefs:
             return_document=ReturnDocument.AFTER)
         return SecretRef.from_doc(doc)
 
+    def park(self, ref_id: str) -> None:
+        """Free the name of a pending reference the reconciler must still resolve."""
+        self.col.update_one({"_id": ObjectId(ref_id), "state": PENDING}, {"$set": {"name": f"~{ref_id}"}})
+
     def active(self, owner_id: str, name: str) -> SecretRef | None:
         doc = self.col.find_one({"owner_id": owner_id, "name": name, "state": ACTIVE})
         return SecretRef.from_doc(doc) if doc else None

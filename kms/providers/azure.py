@@ -169,9 +169,8 @@ class AzureSecretStore:
         """Wait for the deletion, then purge. The secret is already deleted (and
         recoverable) when this runs, so a failure is logged, not raised: the
         caller's delete did happen."""
-        budget = self._budget
         try:
-            poller.wait(timeout=budget.max_attempts * (budget.connect_timeout + budget.read_timeout))
+            poller.wait(timeout=_deadline(self._budget))
             if not poller.done():
                 log.warning("azure key vault had not finished deleting %s; not purged", object_name)
                 return
@@ -189,6 +188,11 @@ def azure_tags(labels: Mapping[str, str]) -> dict[str, str]:
             break
         tags[str(key)[:512]] = str(value)[:256]
     return tags
+
+
+def _deadline(budget: TimeBudget) -> float:
+    """How long one call may take with all its attempts."""
+    return budget.max_attempts * (budget.connect_timeout + budget.read_timeout)
 
 
 def _sequence(properties) -> int:
@@ -220,7 +224,8 @@ def _classify(exc: Exception) -> ProviderError:
         return SecretNotFound()
     if isinstance(exc, ResourceExistsError):
         return SecretAlreadyExists()
-    if isinstance(exc, ClientAuthenticationError):  # azure.identity's CredentialUnavailableError too
+    # azure.identity's CredentialUnavailableError is a ClientAuthenticationError.
+    if isinstance(exc, ClientAuthenticationError):
         return AccessDenied()
     if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
         return ProviderTimeout()
@@ -290,7 +295,7 @@ def build(ctx: ProviderContext) -> AzureSecretStore:
     transport = {"connection_timeout": budget.connect_timeout, "read_timeout": budget.read_timeout}
     retries = {"retry_total": max(budget.max_attempts - 1, 0), "retry_backoff_factor": 0.2,
                "retry_backoff_max": 1,
-               "timeout": budget.max_attempts * (budget.connect_timeout + budget.read_timeout)}
+               "timeout": _deadline(budget)}
     credential = _credential(ctx, authority_host, {**transport, **retries})
     host = urlsplit(vault_url).hostname or ""
     try:
@@ -319,14 +324,17 @@ def _credential(ctx: ProviderContext, authority_host: str | None, pipeline: dict
     """The admin's service principal, else the seed's, else DefaultAzureCredential
     (environment, workload identity, managed identity, Azure CLI, ...)."""
     if ctx.credentials:
-        principal = tuple(ctx.credentials.get(k) for k in ("tenant_id", "client_id", "client_secret"))
+        principal = tuple(ctx.credentials.get(k)
+                          for k in ("tenant_id", "client_id", "client_secret"))
     else:
         principal = tuple(ctx.seed.get(k) for k in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID",
                                                     "AZURE_CLIENT_SECRET"))
         if not any(principal):
-            return DefaultAzureCredential(**({"authority": authority_host} if authority_host else {}))
+            return DefaultAzureCredential(
+                **({"authority": authority_host} if authority_host else {}))
     if not all(isinstance(part, str) and part for part in principal):
-        raise BadProviderConfig("the Azure credentials need a tenant_id, client_id and client_secret")
+        raise BadProviderConfig(
+            "the Azure credentials need a tenant_id, client_id and client_secret")
     if authority_host:
         pipeline = {**pipeline, "authority": authority_host, "disable_instance_discovery": True}
     try:

@@ -124,7 +124,8 @@ class GcpSecretStore:
         try:
             value = payload.data.decode("utf-8")
         except UnicodeDecodeError:
-            raise ProviderError("the provider holds binary data under this name, not text") from None
+            raise ProviderError(
+                "the provider holds binary data under this name, not text") from None
         return SecretVersion(value=value, version_id=_last_segment(response.name))
 
     def list_versions(self, object_name: str) -> list[str]:
@@ -217,7 +218,8 @@ def _bounded_retry(budget: TimeBudget) -> Retry | None:
         return True
 
     deadline = budget.max_attempts * (budget.connect_timeout + budget.read_timeout)
-    return Retry(predicate=transient, initial=0.1, maximum=1.0, multiplier=2.0, timeout=deadline)
+    return Retry(predicate=transient, initial=0.1, maximum=1.0, multiplier=2.0,
+                 timeout=deadline)
 
 
 def gcp_labels(labels: Mapping[str, str]) -> dict[str, str]:
@@ -305,6 +307,8 @@ def build(ctx: ProviderContext) -> GcpSecretStore:
     endpoint = ctx.settings.get("endpoint") or None
     if endpoint is not None and not isinstance(endpoint, str):
         raise BadProviderConfig("the GCP endpoint must be a URL")
+    # http:// is an emulator: anonymous credentials. Anything else (https://host, or a
+    # bare host such as a regional endpoint) is TLS with real credentials.
     emulator = endpoint is not None and endpoint.startswith("http://")
     credentials = AnonymousCredentials() if emulator else _credentials(ctx)
     try:
@@ -319,7 +323,8 @@ def build(ctx: ProviderContext) -> GcpSecretStore:
 def _credentials(ctx: ProviderContext):
     """The admin's service account, else the seed's, else Application Default
     Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, the metadata server)."""
-    info = (ctx.credentials or {}).get("service_account_json") or ctx.seed.get("GCP_CREDENTIALS_JSON")
+    info = ((ctx.credentials or {}).get("service_account_json")
+            or ctx.seed.get("GCP_CREDENTIALS_JSON"))
     if not info:
         try:
             credentials, _ = google.auth.default(scopes=_SCOPES)

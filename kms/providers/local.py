@@ -45,8 +45,10 @@ from kms.providers.base import (
 log = logging.getLogger(__name__)
 
 COLLECTION = "local_secrets"
-# add_version retries when another writer took the version number it chose.
-MAX_ADD_ATTEMPTS = 16
+# add_version retries when another writer took the version number it chose. Each
+# lost attempt means some other version landed, so only a flood of concurrent
+# writers on one secret can use these up.
+MAX_ADD_ATTEMPTS = 64
 _VERSION_ID = re.compile(r"[1-9][0-9]{0,17}")
 _AAD_FORMAT = "keyproxy/local-secret/v1"
 _MONGO_AUTH_CODES = {13, 18}  # Unauthorized, AuthenticationFailed
