@@ -78,13 +78,14 @@ def _limiter_storage(services) -> str:
 
 
 def register_blueprints(app: Flask) -> None:
+    from audit.routes import bp as audit_bp
     from auth.routes import bp as auth_bp
     from common.health import bp as health_bp
     from kms.config_routes import bp as kms_bp
     from kms.secrets_routes import bp as secrets_bp
 
     app.register_blueprint(health_bp)
-    for blueprint in (auth_bp, secrets_bp, kms_bp):
+    for blueprint in (auth_bp, secrets_bp, kms_bp, audit_bp):
         api.register_blueprint(blueprint)
 
 
