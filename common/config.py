@@ -61,7 +61,6 @@ class Settings:
     provider_connect_timeout: float = 2.0
     provider_read_timeout: float = 5.0
     provider_max_attempts: int = 2
-    cache_ttl_seconds: int = 0
     workers: int = 2
     threads: int = 8
     seed: Mapping[str, str] = field(repr=False, default_factory=dict)
@@ -73,7 +72,10 @@ class Settings:
 
 def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     """Environment, then `.env` for what the environment lacks, then ``overrides``."""
-    source: dict[str, Any] = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+    dotenv = {k: v for k, v in dotenv_values(".env").items() if v}
+    if "REQUESTS_CA_BUNDLE" in dotenv:  # read by the SDKs themselves, so it must be in the environment
+        os.environ.setdefault("REQUESTS_CA_BUNDLE", dotenv["REQUESTS_CA_BUNDLE"])
+    source: dict[str, Any] = dict(dotenv)
     source.update(os.environ)
     source.update({k: v for k, v in (overrides or {}).items()})
 
@@ -112,7 +114,6 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
             provider_connect_timeout=float(get("KPS_PROVIDER_CONNECT_TIMEOUT", 2.0)),
             provider_read_timeout=float(get("KPS_PROVIDER_READ_TIMEOUT", 5.0)),
             provider_max_attempts=int(get("KPS_PROVIDER_MAX_ATTEMPTS", 2)),
-            cache_ttl_seconds=int(get("KPS_CACHE_TTL_SECONDS", 0)),
             workers=int(get("KPS_WORKERS", 2)),
             threads=int(get("KPS_THREADS", 8)),
             seed={name: str(source[name]) for name in SEED_VARIABLES if source.get(name)},
