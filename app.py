@@ -15,6 +15,8 @@ from common.config import load_settings
 from common.errors import register_error_handlers
 from common.extensions import api, cors, limiter
 from common.http import register_request_hooks
+from common.logs import configure_logging, register_request_logging
+from common.metrics import register_metrics
 from common.openapi import openapi_config, register_openapi
 from common.services import Services
 from kms.secrets_service import RECONCILE_AFTER_SECONDS
@@ -34,11 +36,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_commands(app)
     run_startup_tasks(app)
     return app
-
-
-def configure_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 def register_services(app: Flask, settings) -> None:
@@ -67,6 +64,8 @@ def register_extensions(app: Flask, settings) -> None:
         cors.init_app(app, origins=list(settings.cors_origins), allow_headers=["Authorization", "Content-Type"],
                       expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False)
     register_request_hooks(app)
+    register_metrics(app)
+    register_request_logging(app)
     register_audit_hooks(app)
 
 

@@ -18,6 +18,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from audit.chain import event_hash
 from common.errors import ServiceUnavailable
+from common.metrics import AUDIT_WRITES
 from kms.crypto import Keyring
 from models.audit_events import AuditEvents
 
@@ -38,6 +39,7 @@ class AuditLog:
         self.keyring = keyring
         self._lock = threading.Lock()
         self._head: tuple[int, str] | None = None  # this process's view of the chain head
+        self.healthy = True  # whether this process's last audit write succeeded
 
     def append(self, fields: dict[str, Any]) -> dict:
         """Chain and store one event; returns the stored document."""
@@ -59,12 +61,15 @@ class AuditLog:
                         self._head = None  # another writer took the position: re-read
                         continue
                     self._head = (doc["_id"], doc["hash"])
+                    self.healthy = True
+                    AUDIT_WRITES.labels("success").inc()
                     log.info("audit head seq=%d hash=%s", doc["_id"], doc["hash"])
                     return doc
         except PyMongoError as error:
             self._head = None
             log.error("audit write failed: %s", type(error).__name__)
-            raise AuditUnavailable() from None
+        self.healthy = False
+        AUDIT_WRITES.labels("failure").inc()
         raise AuditUnavailable()
 
 

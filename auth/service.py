@@ -7,6 +7,7 @@ from flask import current_app, g
 from audit.log import record
 from auth.tokens import issue_access_token, issue_tokens
 from common.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from common.metrics import LOCKOUTS, LOGIN_FAILURES
 from models.users import EmailTaken, User
 
 WRONG_CREDENTIALS = "The email or password is wrong."
@@ -41,7 +42,9 @@ def login(email: str, password: str) -> dict:
     if not kps.hasher.verify(password, user.password_hash if user else None) or user.disabled:
         lockout = kps.attempts.failed(email)
         reason = "account-disabled" if user and user.disabled else "wrong-credentials"
+        LOGIN_FAILURES.inc()
         if lockout:
+            LOCKOUTS.inc()
             record("auth.lockout", "denied", 401, target=target, reason="too-many-failures")
         record("auth.login", "denied", 401, target=target, reason=reason)
         raise Unauthorized(WRONG_CREDENTIALS, reason=reason)

@@ -8,11 +8,15 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 class StrictString(fields.String):
     """A string and only a string: no numbers, objects or ``{"$ne": null}``."""
 
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {"invalid": "Must be a string.", "unicode": "Must be valid Unicode text."}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise self.make_error("invalid")
+        try:
+            value.encode("utf-8")  # JSON may carry lone surrogates ("\ud800") that no provider can store
+        except UnicodeEncodeError:
+            raise self.make_error("unicode") from None
         return super()._deserialize(value, attr, data, **kwargs)
 
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 
 from gunicorn.app.base import BaseApplication
+from prometheus_client import multiprocess
+
+from common.logs import GUNICORN_LOGCONFIG, configure_logging
 
 from common.config import ConfigError, load_settings
 from models.db import embedded_path
@@ -46,10 +50,32 @@ def gunicorn_options(settings) -> dict:
         "timeout": int(max(30, provider_budget * 2)),
         "graceful_timeout": 20,
         "keepalive": 5,
-        "accesslog": None,
-        "errorlog": "-",
+        "accesslog": None,  # the app logs each request as JSON (common.logs)
+        "logconfig_dict": GUNICORN_LOGCONFIG,
         "proc_name": "keyproxy",
+        "child_exit": _worker_exited,
     }
+
+
+def _worker_exited(_server, worker) -> None:
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def prepare_metrics_dir(settings) -> None:
+    """Workers share metrics through files in a directory emptied at each start.
+
+    prometheus_client picks its storage when it is first imported, which has already
+    happened in this process, so once the directory is ready the process re-executes
+    itself with PROMETHEUS_MULTIPROC_DIR set from the start.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return  # set by the operator, or by the re-execution below
+    path = settings.data_dir / "prometheus"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, *sys.argv])
 
 
 def start_embedded_database(settings) -> tuple[subprocess.Popen, str]:
@@ -63,11 +89,12 @@ def start_embedded_database(settings) -> tuple[subprocess.Popen, str]:
 
 
 def serve() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     try:
         settings = load_settings()  # also generates development keys once, before any worker
     except ConfigError as error:
         raise SystemExit(f"keyproxy: {error}") from None
+    prepare_metrics_dir(settings)
     child = None
     if not settings.mongo_uri:
         child, uri = start_embedded_database(settings)

@@ -15,6 +15,7 @@ from flask import current_app, g
 from marshmallow import ValidationError
 
 from audit.log import record
+from common.metrics import InstrumentedStore
 from common.errors import BadRequest, Conflict, NotFound
 from kms.providers import build_store
 from kms.providers.base import ProviderContext, ProviderError, SecretStore, TimeBudget
@@ -55,13 +56,20 @@ class StoreCache:
         elif entry and entry[1] == (config.revision if config else 0) and entry[2] is not None:
             store, revision = entry[2], entry[1]
         else:
-            store, revision = build_store(provider, self._context(config)), (config.revision if config else 0)
+            store, revision = self.build(provider, config), (config.revision if config else 0)
         with self._lock:
             self._entries[provider] = (now + CONFIG_TTL, revision, store)
         return store
 
     def build(self, provider: str, config: ProviderConfig | None) -> SecretStore:
-        return build_store(provider, self._context(config))
+        return InstrumentedStore(provider, build_store(provider, self._context(config)))
+
+    def health(self) -> dict:
+        """Each provider's last observed call outcome in this process (no provider call)."""
+        with self._lock:
+            entries = dict(self._entries)
+        return {name: {"last_outcome": entry[2].last_outcome[0] if entry[2] and entry[2].last_outcome else None}
+                for name, entry in sorted(entries.items()) if entry[2] is not None}
 
     def forget(self, provider: str) -> None:
         with self._lock:

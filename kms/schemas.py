@@ -27,7 +27,10 @@ class SecretName(StrictString):
 
 
 class SecretValue(StrictString):
-    """The size limit is checked by the service (413, not 400)."""
+    """Not empty (AWS refuses empty values); the size limit is checked by the service (413, not 400)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(min=1, error="Must not be empty."), **kwargs)
 
 
 class CreateSecretSchema(RequestSchema):

@@ -1,5 +1,7 @@
 """Bad input, as an attacker sends it: clear problem+json, the right status, never a 500."""
 
+import json
+
 import pytest
 
 from tests.fixtures.app import PASSWORD
@@ -99,3 +101,10 @@ def test_authenticated_responses_are_not_cached(user):
 def test_health_and_readiness(client):
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").get_json()["database"] == "ok"
+
+
+@pytest.mark.parametrize("field", ["email", "password"])
+def test_lone_surrogates_in_json_are_400_not_500(client, field):
+    body = {"email": "s@example.com", "password": PASSWORD}
+    raw = json.dumps(body).replace(json.dumps(body[field]), '"\\ud800abc"')
+    _problem(client.post("/signup", data=raw, content_type="application/json"), 400)

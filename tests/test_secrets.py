@@ -154,3 +154,12 @@ def test_provider_test_reports_reachability(admin, configure):
 def test_provider_configuration_is_audited(admin, configure, db):
     configure("aws")
     assert audit_events(db, action="kms.configure", outcome="success")
+
+
+def test_an_empty_value_is_400(owner):
+    assert owner.post("/api/v1/secrets", json={"name": "empty", "value": ""}).status_code == 400
+
+
+def test_a_value_with_a_lone_surrogate_is_400(owner):
+    raw = '{"name": "bad-unicode", "value": "\\udc80"}'
+    assert owner.post("/api/v1/secrets", data=raw, content_type="application/json").status_code == 400

@@ -22,15 +22,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_until_healthy(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def _wait_until_healthy(base: str, process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"server exited early: {process.stdout.read()}")
         try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)  # polling for a port to open, not synchronising with the app
     raise AssertionError("server did not become healthy")
 
@@ -42,8 +42,8 @@ def serve(tmp_path):
     def start(**env):
         port = _free_port()
         environment = {k: v for k, v in os.environ.items() if k != "MONGO_URI"}
-        environment.update(KPS_PORT=str(port), KPS_DATA_DIR=str(tmp_path / "var"), KPS_BCRYPT_ROUNDS="4",
-                           KPS_WORKERS="2", KPS_THREADS="2", **env)
+        environment.update({"KPS_PORT": str(port), "KPS_DATA_DIR": str(tmp_path / "var"), "KPS_BCRYPT_ROUNDS": "4",
+                            "KPS_WORKERS": "2", "KPS_THREADS": "2", **env})
         process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=environment,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         started.append(process)
@@ -87,3 +87,39 @@ def test_production_refuses_to_start_without_keys(tmp_path):
                             text=True, timeout=30)
     assert result.returncode != 0
     assert "JWT_SECRET_KEY is required" in result.stderr
+
+
+def test_metrics_count_requests_across_workers_with_bounded_labels(serve):
+    def healthz_count(text: str) -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("kps_http_requests_total{") and 'route="/healthz"' in line)
+
+    base, process = serve()
+    before = healthz_count(requests.get(f"{base}/metrics").text)
+    for _ in range(10):  # a new connection each: spread over both workers
+        requests.get(f"{base}/healthz")
+    requests.get(f"{base}/api/v1/secrets/some-private-name")
+    text = requests.get(f"{base}/metrics").text
+    _stop(process)
+    assert healthz_count(text) - before == 10
+    assert "some-private-name" not in text
+    assert 'route="/api/v1/secrets/<string(maxlength=200):name>"' in text
+
+
+def test_logs_are_json_lines_with_request_ids_and_no_secrets(serve):
+    import json
+
+    base, process = serve(KPS_BOOTSTRAP_ADMIN_EMAIL="root@example.com", KPS_BOOTSTRAP_ADMIN_PASSWORD=PASSWORD)
+    requests.post(f"{base}/signup", json={"email": "log@example.com", "password": PASSWORD})
+    tokens = requests.post(f"{base}/login", json={"email": "log@example.com", "password": PASSWORD}).json()
+    auth = {"Authorization": f"Bearer {tokens['access_token']}", "X-Request-ID": "trace-log-1"}
+    requests.post(f"{base}/api/v1/secrets", json={"name": "logged", "value": "VALUE-NEVER-LOGGED"}, headers=auth)
+    requests.get(f"{base}/api/v1/secrets/logged", headers=auth)
+    requests.post(f"{base}/login", json={"email": "log@example.com", "password": "WRONG-PASSWORD-LOGGED"})
+    output = _stop(process)
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert lines and all({"time", "level", "message"} <= line.keys() for line in lines)
+    traced = [line for line in lines if line.get("request_id") == "trace-log-1"]
+    assert traced and traced[-1]["route"] and traced[-1]["status"] == 200 and traced[-1]["actor_id"]
+    for secret in ("VALUE-NEVER-LOGGED", PASSWORD, "WRONG-PASSWORD-LOGGED", tokens["access_token"]):
+        assert secret not in output

@@ -1,8 +1,8 @@
 """AWS Secrets Manager, through boto3.
 
 One client is built per store and reused: botocore clients are thread-safe once
-built (building them is not, hence a private ``boto3.session.Session`` rather than
-the module-level default session). Every SDK error becomes a provider error in
+built (building them is not, hence a private session per store rather than boto3's
+module-level default session). Every SDK error becomes a provider error in
 ``_translate``, by error code, HTTP status or exception type.
 """
 
@@ -50,7 +50,8 @@ DEFAULT_RECOVERY_WINDOW_DAYS = 7
 _RECOVERY_WINDOW_RANGE = range(7, 31)  # what DeleteSecret accepts; 0 means force
 _VERSION_ID_LENGTH = range(32, 65)     # Secrets Manager's VersionId constraint
 # Parsing the service models is most of the cost of building a client (~0.1 s);
-# one loader keeps them parsed for every store this process builds.
+# one loader keeps them parsed for every store this process builds (its cache is
+# a plain dict: two builds at once at worst parse twice).
 _MODEL_LOADER = botocore.loaders.create_loader()
 # Namespace of the idempotency token of a secret's first version, so that
 # retrying a create after a lost answer finds the version already made.
@@ -65,6 +66,7 @@ _DENIED_CODES = {
     # Secrets Manager could not use the KMS key that protects the secret.
     "DecryptionFailure", "EncryptionFailure",
 }
+# botocore retries all of these as throttling; LimitExceededException is a quota.
 _THROTTLED_CODES = {
     "ThrottlingException", "Throttling", "TooManyRequestsException",
     "RequestLimitExceeded", "LimitExceededException",

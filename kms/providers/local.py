@@ -104,7 +104,7 @@ class LocalSecretStore:
         if not doc.get("versions"):
             raise SecretNotFound()
         entry = doc["versions"][-1]
-        value = _open_version(self._keyring, self.org_id, doc["owner"], object_name, entry)
+        value = _open_version(self._keyring, self.org_id, doc.get("owner"), object_name, entry)
         return SecretVersion(value=value, version_id=str(entry["v"]),
                              created_at=entry.get("created_at"))
 
@@ -153,7 +153,7 @@ def rewrap_all(db: Any, keyring: Keyring) -> int:
                 sealed = _sealed(entry["dek"])
                 if not keyring.needs_rewrap(sealed):
                     continue
-                aad = _aad("dek", doc["org"], doc["owner"], doc["_id"], entry["v"])
+                aad = _aad("dek", doc["org"], doc.get("owner"), doc["_id"], entry["v"])
                 data_key = _open(keyring, sealed, aad)
                 changes[f"versions.{i}.dek"] = keyring.seal(data_key, aad).to_doc()
                 condition[f"versions.{i}.v"] = entry["v"]
@@ -165,7 +165,7 @@ def rewrap_all(db: Any, keyring: Keyring) -> int:
     return rewrapped
 
 
-def _aad(part: str, org: str, owner: str, object_name: str, v: int) -> bytes:
+def _aad(part: str, org: str, owner: str | None, object_name: str, v: int) -> bytes:
     # A JSON array: unambiguous whatever characters the fields hold.
     return json.dumps([_AAD_FORMAT, part, org, owner, object_name, v],
                       separators=(",", ":")).encode()
@@ -180,7 +180,7 @@ def _seal_version(keyring: Keyring, org: str, owner: str, object_name: str, v: i
     return {"v": v, "created_at": now, "dek": wrapped.to_doc(), "data": data.to_doc()}
 
 
-def _open_version(keyring: Keyring, org: str, owner: str, object_name: str,
+def _open_version(keyring: Keyring, org: str, owner: str | None, object_name: str,
                   entry: dict) -> str:
     v = entry["v"]
     data_key = _open(keyring, _sealed(entry["dek"]), _aad("dek", org, owner, object_name, v))
