@@ -78,3 +78,26 @@ def audit_export(**filters):
     with current_app.test_request_context():
         for line in service.export(filters):
             click.echo(line, nl=False)
+
+
+@cli.command("rotate-master-key")
+def rotate_master_key():
+    """Re-wrap every local data key and provider credential under the current KPS_MASTER_KEY.
+
+    First set KPS_MASTER_KEY to the new key and KPS_PREVIOUS_MASTER_KEYS to the old
+    one(s). Secret values are not touched. Keep the old keys in
+    KPS_PREVIOUS_MASTER_KEYS afterwards if you need to verify audit events written
+    before the rotation (their HMACs are keyed from the master key of their time).
+    """
+    from audit.log import record
+    from kms.providers import local
+
+    kps = current_app.extensions["kps"]
+    with current_app.test_request_context():
+        data_keys = local.rewrap_all(kps.db, kps.keyring)
+        credentials = kps.provider_configs.rewrap_all()
+        record("kms.rotate_master_key", "success", None, target={"type": "master_key", "name": kps.keyring.current_kid},
+               reason=f"data keys re-wrapped={data_keys}, credentials re-encrypted={credentials}",
+               actor={"id": None, "email": "system", "role": "system"})
+    click.echo(f"re-wrapped {data_keys} local data keys and {credentials} provider credentials "
+               f"under key {kps.keyring.current_kid}")

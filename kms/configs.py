@@ -18,7 +18,7 @@ from audit.log import record
 from common.metrics import InstrumentedStore
 from common.errors import BadRequest, Conflict, NotFound
 from kms.providers import build_store
-from kms.providers.base import ProviderContext, ProviderError, SecretStore, TimeBudget
+from kms.providers.base import BadProviderConfig, ProviderContext, ProviderError, SecretStore, TimeBudget
 from kms.schemas import CUSTOM_ENDPOINT_FIELDS, PROVIDER_FIELDS
 from models.provider_configs import ProviderConfig
 
@@ -51,6 +51,8 @@ class StoreCache:
         if entry and entry[0] > now:
             return entry[2]
         config = self.services.provider_configs.get(provider)
+        if config is not None and config.credentials_unreadable:
+            raise BadProviderConfig("the stored credentials cannot be decrypted with the configured master keys")
         if provider != LOCAL and config is None:
             store, revision = None, 0
         elif entry and entry[1] == (config.revision if config else 0) and entry[2] is not None:
@@ -140,11 +142,11 @@ def list_providers() -> dict:
 
 
 def test(provider: str) -> dict:
-    store = _kps().stores.get(provider)
     target = {"type": "provider", "name": provider}
-    if store is None:
-        raise Conflict(f"The {provider} provider is not configured yet.", reason="provider-not-configured")
     try:
+        store = _kps().stores.get(provider)
+        if store is None:
+            raise Conflict(f"The {provider} provider is not configured yet.", reason="provider-not-configured")
         store.check()
     except ProviderError as error:
         record("kms.test", "failure", 200, target=target, reason=type(error).__name__)

@@ -56,7 +56,10 @@ def _target(name: str) -> dict:
 
 
 def _store(provider: str) -> SecretStore:
-    store = _kps().stores.get(provider)
+    try:
+        store = _kps().stores.get(provider)
+    except ProviderError as error:
+        raise api_error(error) from None
     if store is None:
         raise Conflict(f"The {provider} provider is not configured yet; an admin must configure it first.",
                        reason="provider-not-configured")
@@ -210,7 +213,7 @@ def list_metadata(limit: int, cursor: str | None) -> dict:
 def read_all() -> dict:
     """Every secret of the caller with its value, fetched concurrently (bounded pool)."""
     refs = _kps().secret_refs.page(g.actor.user_id, MAX_LISTED)
-    stores = {provider: _kps().stores.get(provider) for provider in {r.provider for r in refs}}
+    stores = {provider: _store(provider) for provider in {r.provider for r in refs}}
 
     def fetch(ref: SecretRef):  # runs in the pool: provider calls only, no Flask context
         store = stores[ref.provider]

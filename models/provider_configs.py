@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from kms.crypto import Keyring, Sealed
+from kms.crypto import DecryptionError, Keyring, Sealed
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class ProviderConfig:
     credentials: dict[str, Any] | None = field(repr=False)
     revision: int
     updated_at: datetime
+    credentials_unreadable: bool = False  # sealed under a master key this server does not hold
 
 
 def _aad(provider: str) -> bytes:
@@ -73,8 +74,11 @@ class ProviderConfigs:
         return count
 
     def _from_doc(self, doc: dict) -> ProviderConfig:
-        credentials = None
+        credentials, unreadable = None, False
         if doc.get("credentials"):
-            credentials = json.loads(self.keyring.open(Sealed.from_doc(doc["credentials"]), _aad(doc["_id"])))
+            try:
+                credentials = json.loads(self.keyring.open(Sealed.from_doc(doc["credentials"]), _aad(doc["_id"])))
+            except DecryptionError:
+                unreadable = True
         return ProviderConfig(doc["_id"], doc.get("settings", {}), credentials, doc.get("revision", 1),
-                              doc["updated_at"])
+                              doc["updated_at"], unreadable)
