@@ -73,12 +73,12 @@ class VerifyResult(Schema):
 
 @bp.route("/audit-logs", methods=["GET"], endpoint="legacy_events")
 @bp.route("/api/v1/audit/events", methods=["GET"])
+@secured(400, 403)
+@authenticated("admin")
 @bp.arguments(EventQuery, location="query")
 @bp.response(200, EventPage)
 @bp.alt_response(200, description="`format=ndjson`: every matching event, one JSON object per line",
                  content_type="application/x-ndjson", success=True)
-@secured(400, 403)
-@authenticated("admin")
 def events(args):
     """Audit events, newest first; filters `action`, `actor` (id or email), `outcome`, `target`,
     `since`, `until`; `format=ndjson` exports every match."""
@@ -88,10 +88,10 @@ def events(args):
 
 
 @bp.route("/api/v1/audit/verify", methods=["GET"])
-@bp.arguments(VerifyQuery, location="query")
-@bp.response(200, VerifyResult)
 @secured(400, 403)
 @authenticated("admin")
+@bp.arguments(VerifyQuery, location="query")
+@bp.response(200, VerifyResult)
 def verify(args):
     """Check the whole chain; pass `head=SEQ:HASH` from an earlier verify to detect truncation."""
     return service.verify(service.parse_head(args.get("head")))

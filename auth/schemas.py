@@ -1,4 +1,5 @@
 from marshmallow import ValidationError, fields, validate
+import email_validator
 from email_validator import EmailNotValidError, validate_email
 
 from auth.passwords import MAX_LENGTH, MIN_LENGTH
@@ -6,18 +7,31 @@ from common.schemas import RequestSchema, Schema, StrictBoolean, StrictString
 from models.users import PROVIDERS, ROLES
 
 
+# Accounts are identities, not mail routes: organisations use internal domains such as
+# corp.local, so only the syntax is checked (email-validator documents this list as
+# the knob for it).
+email_validator.SPECIAL_USE_DOMAIN_NAMES[:] = []
+
+
 def normalise_email(value: str) -> str:
     try:
-        return validate_email(value, check_deliverability=False).normalized.lower()
+        return validate_email(value, check_deliverability=False, globally_deliverable=False).normalized.lower()
     except EmailNotValidError:
         raise ValidationError("Not a valid email address.") from None
+
+
+KMS_PATTERN = "^(" + "|".join("".join(f"[{c.lower()}{c.upper()}]" for c in p) for p in PROVIDERS) + ")$"
 
 
 class KmsChoice(StrictString):
     """`aws`, `gcp`, `azure` or `local`, case-insensitive."""
 
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"pattern": KMS_PATTERN, "description": "aws, gcp, azure or local (any case)"},
+                         **kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        value = super()._deserialize(value, attr, data, **kwargs).lower()
         if value not in PROVIDERS:
             raise ValidationError(f"Must be one of: {', '.join(PROVIDERS)}.")
         return value
@@ -30,6 +44,9 @@ class Password(StrictString):
 
 
 class EmailField(StrictString):
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"format": "email", "maxLength": 320}, **kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
         if len(value) > 320:

@@ -31,6 +31,17 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+class JsonInteger(fields.Integer):
+    """An integer as JSON Schema means it: 3 or 3.0, never "3" or true."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._deserialize(int(value), attr, data, **kwargs)
+
+
 class RequestSchema(Schema):
     """Unknown fields are ignored (never stored); aliases map to canonical names."""
 
@@ -71,4 +82,4 @@ class PageArgs(Schema):
     cursor = StrictString(load_default=None, validate=validate.Length(max=200))
 
 
-__all__ = ["StrictString", "StrictBoolean", "RequestSchema", "ProblemSchema", "PageArgs", "ValidationError", "fields", "validate"]
+__all__ = ["StrictString", "StrictBoolean", "JsonInteger", "RequestSchema", "ProblemSchema", "PageArgs", "ValidationError", "fields", "validate"]

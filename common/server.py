@@ -53,6 +53,7 @@ def gunicorn_options(settings) -> dict:
         "accesslog": None,  # the app logs each request as JSON (common.logs)
         "logconfig_dict": GUNICORN_LOGCONFIG,
         "proc_name": "keyproxy",
+        "control_socket_disable": True,  # not used; it would need a writable $HOME
         "child_exit": _worker_exited,
     }
 

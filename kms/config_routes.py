@@ -21,47 +21,47 @@ def _provider(body: dict, provider: str | None = None) -> str:
 
 
 @bp.route("/configure-kms", methods=["POST"])
-@bp.arguments(ProviderSettingsSchema)
-@bp.response(200, ConfigureResponse)
 @secured(400, 403, 415)
 @authenticated("admin")
+@bp.arguments(ProviderSettingsSchema)
+@bp.response(200, ConfigureResponse)
 def configure_legacy(body):
     """Configure a provider (original endpoint): `provider` plus its settings."""
     return configs.configure(_provider(body), body)
 
 
 @bp.route("/api/v1/kms", methods=["GET"])
-@bp.response(200, ProviderList)
 @secured(403)
 @authenticated("admin")
+@bp.response(200, ProviderList)
 def list_providers():
     """Every provider and whether it is configured (never credentials)."""
     return configs.list_providers()
 
 
 @bp.route(f"/api/v1/kms/{PROVIDER}", methods=["PUT"])
-@bp.arguments(ProviderSettingsSchema)
-@bp.response(200, ConfigureResponse)
 @secured(400, 403, 404, 415)
 @authenticated("admin")
+@bp.arguments(ProviderSettingsSchema)
+@bp.response(200, ConfigureResponse)
 def configure(body, provider):
     """Configure a provider."""
     return configs.configure(_provider(body, provider), body)
 
 
 @bp.route(f"/api/v1/kms/{PROVIDER}", methods=["DELETE"])
-@bp.response(204)
 @secured(403, 404, 409)
 @authenticated("admin")
+@bp.response(204)
 def remove(provider):
     """Remove a provider's configuration."""
     configs.remove(provider)
 
 
 @bp.route(f"/api/v1/kms/{PROVIDER}/test", methods=["POST"])
-@bp.response(200, ProviderTestResult)
 @secured(403, 404, 409)
 @authenticated("admin")
+@bp.response(200, ProviderTestResult)
 def test(provider):
     """Check that the provider is reachable and accepts the credentials."""
     return configs.test(provider)

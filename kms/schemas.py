@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from common.schemas import RequestSchema, Schema, StrictString
+from common.schemas import JsonInteger, RequestSchema, Schema, StrictString
 
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_VALUE_BYTES = 25_000
@@ -18,6 +18,9 @@ MAX_DESCRIPTION = 500
 
 
 class SecretName(StrictString):
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"pattern": NAME_RULE.pattern}, **kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
         if not NAME_RULE.match(value):
@@ -48,7 +51,7 @@ class UpdateSecretSchema(RequestSchema):
 class GetSecretSchema(RequestSchema):
     ALIASES = {"name": ("secret_name", "secretName")}
     name = SecretName(required=True)
-    version = fields.Integer(strict=True, validate=validate.Range(1, 10**9), load_default=None)
+    version = JsonInteger(validate=validate.Range(1, 10**9), load_default=None)
 
 
 class VersionArgs(RequestSchema):
@@ -119,15 +122,20 @@ class VersionList(Schema):
 # -- provider configuration -------------------------------------------------------------
 
 def _url(value: str, schemes=("http", "https")) -> None:
-    parsed = urlparse(value)
-    if parsed.scheme not in schemes or not parsed.hostname:
+    try:
+        parsed = urlparse(value)
+        valid = parsed.scheme in schemes and bool(parsed.hostname) and (parsed.port or 0) >= 0
+    except ValueError:  # an out-of-range port, a malformed IPv6 host
+        valid = False
+    if not valid:
         raise ValidationError(f"Must be a {' or '.join(schemes)} URL.")
 
 
 class Url(StrictString):
     def __init__(self, schemes=("http", "https"), **kwargs):
         self.schemes = schemes
-        super().__init__(validate=validate.Length(max=500), **kwargs)
+        pattern = rf"^({'|'.join(schemes)})://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?(/[^\s]*)?$"
+        super().__init__(validate=validate.Length(max=500), metadata={"format": "uri", "pattern": pattern}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
@@ -184,7 +192,7 @@ class ProviderSettingsSchema(RequestSchema):
     # aws
     region = StrictString(validate=validate.Regexp(r"^[a-z]{2}(-[a-z]+)+-\d+$", error="Not a valid AWS region."))
     endpoint_url = Url()
-    recovery_window_days = fields.Integer(strict=True, validate=validate.OneOf([0, *range(7, 31)],
+    recovery_window_days = JsonInteger(validate=validate.OneOf([0, *range(7, 31)],
                                           error="Must be 0 (delete at once) or 7 to 30."))
     # gcp
     project_id = StrictString(validate=validate.Regexp(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", error="Not a valid project id."))

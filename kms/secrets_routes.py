@@ -16,29 +16,29 @@ NAME = "<string(maxlength=200):name>"
 
 @bp.route("/create-secret", methods=["POST"], endpoint="legacy_create")
 @bp.route("/api/v1/secrets", methods=["POST"])
-@bp.arguments(CreateSecretSchema)
-@bp.response(201, SecretCreated)
 @secured(400, 409, 413, 415, *PROVIDER_ERRORS)
 @authenticated()
+@bp.arguments(CreateSecretSchema)
+@bp.response(201, SecretCreated)
 def create(body):
     """Create a secret in the caller's selected provider."""
     return service.create(body["name"], body["value"], body["description"])
 
 
 @bp.route("/get-all-secrets", methods=["GET"])
-@bp.response(200, LegacySecretList)
 @secured()
 @authenticated()
+@bp.response(200, LegacySecretList)
 def get_all():
     """Every secret of the caller, with values (original endpoint)."""
     return service.read_all()
 
 
 @bp.route("/get-secret", methods=["POST"])
-@bp.arguments(GetSecretSchema)
-@bp.response(200, LegacySecretValue)
 @secured(400, 404, 409, 415, *PROVIDER_ERRORS)
 @authenticated()
+@bp.arguments(GetSecretSchema)
+@bp.response(200, LegacySecretValue)
 def get_one(body):
     """One secret's value (original endpoint)."""
     secret = service.read(body["name"], body["version"])
@@ -46,20 +46,20 @@ def get_one(body):
 
 
 @bp.route("/api/v1/secrets", methods=["GET"])
-@bp.arguments(PageArgs, location="query")
-@bp.response(200, SecretList)
 @secured(400)
 @authenticated()
+@bp.arguments(PageArgs, location="query")
+@bp.response(200, SecretList)
 def list_secrets(args):
     """The caller's secrets: metadata only, never values."""
     return service.list_metadata(args["limit"], args["cursor"])
 
 
 @bp.route(f"/api/v1/secrets/{NAME}", methods=["GET"])
-@bp.arguments(VersionArgs, location="query")
-@bp.response(200, SecretValueResponse)
 @secured(400, 404, 409, *PROVIDER_ERRORS)
 @authenticated()
+@bp.arguments(VersionArgs, location="query")
+@bp.response(200, SecretValueResponse)
 def read(args, name):
     """A secret's value: the latest version, or `?version=N`."""
     secret = service.read(_valid_name(name), args["version"])
@@ -67,28 +67,28 @@ def read(args, name):
 
 
 @bp.route(f"/api/v1/secrets/{NAME}", methods=["PUT"])
-@bp.arguments(UpdateSecretSchema)
-@bp.response(200, SecretCreated)
 @secured(400, 404, 409, 413, 415, *PROVIDER_ERRORS)
 @authenticated()
+@bp.arguments(UpdateSecretSchema)
+@bp.response(200, SecretCreated)
 def update(body, name):
     """Store a new version of a secret."""
     return service.update(_valid_name(name), body["value"])
 
 
 @bp.route(f"/api/v1/secrets/{NAME}", methods=["DELETE"])
-@bp.response(204)
 @secured(400, 404, *PROVIDER_ERRORS)
 @authenticated()
+@bp.response(204)
 def delete(name):
     """Delete a secret and every version of it."""
     service.delete(_valid_name(name))
 
 
 @bp.route(f"/api/v1/secrets/{NAME}/versions", methods=["GET"])
-@bp.response(200, VersionList)
 @secured(400, 404)
 @authenticated()
+@bp.response(200, VersionList)
 def versions(name):
     """A secret's versions (no values)."""
     return service.versions(_valid_name(name))

@@ -69,8 +69,10 @@ class ProviderConfigs:
             if self.keyring.needs_rewrap(sealed):
                 plaintext = self.keyring.open(sealed, _aad(doc["_id"]))
                 resealed = self.keyring.seal(plaintext, _aad(doc["_id"])).to_doc()
-                self.col.update_one({"_id": doc["_id"]}, {"$set": {"credentials": resealed}})
-                count += 1
+                # Only if unchanged meanwhile: never overwrite an admin's new credentials.
+                result = self.col.update_one({"_id": doc["_id"], "revision": doc.get("revision")},
+                                             {"$set": {"credentials": resealed}})
+                count += result.modified_count
         return count
 
     def _from_doc(self, doc: dict) -> ProviderConfig:
