@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from audit.chain import event_hash
 from common.errors import ServiceUnavailable
@@ -43,34 +43,55 @@ class AuditLog:
 
     def append(self, fields: dict[str, Any]) -> dict:
         """Chain and store one event; returns the stored document."""
+        return self.append_many([fields])[0]
+
+    def append_many(self, batch: list[dict[str, Any]]) -> list[dict]:
+        """Chain and store events in order, in one insert when no other writer interferes.
+
+        A writer that loses the race for a position gets a duplicate-key error for that
+        event (the ones before it are in place, correctly chained); it re-reads the head
+        and chains the rest after it. Raises AuditUnavailable when they cannot be stored.
+        """
         timestamp = datetime.now(timezone.utc)
         # MongoDB keeps milliseconds: hash exactly what will be read back.
         timestamp = timestamp.replace(microsecond=timestamp.microsecond // 1000 * 1000)
+        stored: list[dict] = []
         try:
             with self._lock:
                 for _ in range(MAX_RACE_RETRIES):
-                    if self._head is None:
-                        self._head = self.events.head()
-                    seq, prev = self._head
-                    doc = {**fields, "_id": seq + 1, "timestamp": timestamp, "prev": prev,
-                           "kid": self.keyring.current_kid}
-                    doc["hash"] = event_hash(self.keyring, doc)
+                    docs = self._chain(batch[len(stored):], timestamp)
                     try:
-                        self.events.insert(doc)
-                    except DuplicateKeyError:
-                        self._head = None  # another writer took the position: re-read
+                        self.events.insert_many(docs)
+                    except BulkWriteError as error:
+                        if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                            raise
+                        stored += docs[:error.details.get("nInserted", 0)]
+                        self._head = None  # another writer took a position: re-read
                         continue
-                    self._head = (doc["_id"], doc["hash"])
+                    stored += docs
+                    self._head = (stored[-1]["_id"], stored[-1]["hash"])
                     self.healthy = True
-                    AUDIT_WRITES.labels("success").inc()
-                    log.info("audit head seq=%d hash=%s", doc["_id"], doc["hash"])
-                    return doc
+                    AUDIT_WRITES.labels("success").inc(len(stored))
+                    log.info("audit head seq=%d hash=%s", *self._head)
+                    return stored
         except PyMongoError as error:
             self._head = None
             log.error("audit write failed: %s", type(error).__name__)
         self.healthy = False
-        AUDIT_WRITES.labels("failure").inc()
+        AUDIT_WRITES.labels("failure").inc(len(batch) - len(stored))
         raise AuditUnavailable()
+
+    def _chain(self, batch: list[dict[str, Any]], timestamp: datetime) -> list[dict]:
+        if self._head is None:
+            self._head = self.events.head()
+        seq, prev = self._head
+        docs = []
+        for fields in batch:
+            seq += 1
+            doc = {**fields, "_id": seq, "timestamp": timestamp, "prev": prev, "kid": self.keyring.current_kid}
+            doc["hash"] = prev = event_hash(self.keyring, doc)
+            docs.append(doc)
+        return docs
 
 
 def _actor() -> dict | None:
@@ -78,9 +99,9 @@ def _actor() -> dict | None:
     return {"id": actor.user_id, "email": actor.email, "role": actor.role} if actor else None
 
 
-def record(action: str, outcome: str, status: int | None, *, target: dict | None = None,
-           reason: str | None = None, actor: dict | None = None) -> dict:
-    """Append one event about the current request. Raises AuditUnavailable."""
+def event(action: str, outcome: str, status: int | None, *, target: dict | None = None,
+          reason: str | None = None, actor: dict | None = None) -> dict:
+    """The fields of one event about the current request (not yet stored)."""
     assert outcome in OUTCOMES
     fields = {
         "action": action, "outcome": outcome, "status": status,
@@ -91,8 +112,19 @@ def record(action: str, outcome: str, status: int | None, *, target: dict | None
     if has_request_context():
         fields.update(ip=request.remote_addr, user_agent=(request.user_agent.string or None),
                       request_id=getattr(g, "request_id", None))
+    return fields
+
+
+def record(action: str, outcome: str, status: int | None, **details) -> dict:
+    """Append one event about the current request. Raises AuditUnavailable."""
+    return record_many([event(action, outcome, status, **details)])[0]
+
+
+def record_many(events: list[dict]) -> list[dict]:
+    """Append several events (built with ``event``) in one write. Raises AuditUnavailable."""
+    if has_request_context():
         g.audited = True
-    return current_app.extensions["kps"].audit.append(fields)
+    return current_app.extensions["kps"].audit.append_many(events)
 
 
 def serialize(doc: dict) -> dict:

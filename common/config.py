@@ -61,6 +61,8 @@ class Settings:
     provider_connect_timeout: float = 2.0
     provider_read_timeout: float = 5.0
     provider_max_attempts: int = 2
+    cache_ttl_seconds: float = 0.0
+    cache_max_entries: int = 10_000
     workers: int = 2
     threads: int = 8
     seed: Mapping[str, str] = field(repr=False, default_factory=dict)
@@ -114,6 +116,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
             provider_connect_timeout=float(get("KPS_PROVIDER_CONNECT_TIMEOUT", 2.0)),
             provider_read_timeout=float(get("KPS_PROVIDER_READ_TIMEOUT", 5.0)),
             provider_max_attempts=int(get("KPS_PROVIDER_MAX_ATTEMPTS", 2)),
+            cache_ttl_seconds=float(get("KPS_CACHE_TTL_SECONDS", 0)),
+            cache_max_entries=int(get("KPS_CACHE_MAX_ENTRIES", 10_000)),
             workers=int(get("KPS_WORKERS", 2)),
             threads=int(get("KPS_THREADS", 8)),
             seed={name: str(source[name]) for name in SEED_VARIABLES if source.get(name)},

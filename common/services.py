@@ -12,6 +12,7 @@ from audit.log import AuditLog
 from auth.passwords import PasswordHasher
 from common.config import Settings
 from kms.crypto import Keyring
+from kms.read_cache import ReadCache
 from models.audit_events import AuditEvents
 from models.embedded import EmbeddedMongo
 from models.login_attempts import LoginAttempts
@@ -35,6 +36,7 @@ class Services:
     audit: AuditLog
     secret_refs: SecretRefs
     provider_configs: ProviderConfigs
+    read_cache: ReadCache
     stores: Any = None  # kms.configs.StoreCache, set once the services exist
 
     @classmethod
@@ -55,6 +57,7 @@ class Services:
             attempts=LoginAttempts(db, settings.login_max_failures, settings.login_lockout_seconds),
             audit=AuditLog(AuditEvents(db), keyring),
             secret_refs=SecretRefs(db), provider_configs=ProviderConfigs(db, keyring),
+            read_cache=ReadCache(settings.cache_ttl_seconds, settings.cache_max_entries),
         )
 
     def ensure_indexes(self) -> None:

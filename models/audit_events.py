@@ -33,9 +33,9 @@ class AuditEvents:
         doc = self.col.find_one({}, {"_id": 1, "hash": 1}, sort=[("_id", DESCENDING)])
         return (doc["_id"], doc["hash"]) if doc else (0, GENESIS_HASH)
 
-    def insert(self, doc: dict) -> None:
-        """Raises DuplicateKeyError when the position is taken."""
-        self.col.insert_one(doc)
+    def insert_many(self, docs: list[dict]) -> None:
+        """In order; raises BulkWriteError (code 11000) at the first position already taken."""
+        self.col.insert_many(docs, ordered=True)
 
     def at(self, seq: int) -> dict | None:
         return self.col.find_one({"_id": seq})

@@ -228,6 +228,25 @@ def test_concurrent_writers_in_threads_leave_a_chain_without_forks_or_gaps(app, 
     assert _verify(admin)["valid"] is True
 
 
+def test_concurrent_batches_stay_in_order_and_verify(app, admin):
+    from audit.log import event, record_many
+
+    def work(n):
+        with app.test_request_context():
+            for _ in range(5):
+                record_many([event("test.batch", "success", 200, target={"type": "t", "name": f"{n}-{i}"})
+                             for i in range(5)])
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    logs = _events(admin, action="test.batch", limit=500)["logs"]
+    assert len(logs) == 100
+    assert _verify(admin)["valid"] is True
+
+
 def test_two_processes_writing_at_once_leave_a_chain_that_verifies(app_settings, admin, db):
     script = (
         "import sys, json; from app import create_app; from audit.log import record\n"
