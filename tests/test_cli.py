@@ -26,3 +26,13 @@ def test_create_admin_enforces_the_password_policy(runner, db):
 def test_kps_help_lists_commands(runner):
     result = runner.invoke(args=["kps", "--help"])
     assert "create-admin" in result.output
+
+
+import pytest
+
+
+@pytest.mark.parametrize("command", [["create-admin"], ["rotate-master-key"], ["reconcile"], ["audit", "verify"],
+                                     ["audit", "export"]])
+def test_every_command_has_help(runner, command):
+    result = runner.invoke(args=["kps", *command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output and len(result.output.splitlines()) > 3
