@@ -71,7 +71,10 @@ def test_accounts_survive_a_restart_of_the_embedded_database(serve, tmp_path):
     output = _stop(process)
     assert process.returncode == 0
     assert "embedded mongoeco" in output
-    assert (tmp_path / "var" / "keyproxy.sqlite3").exists()
+    database_file = tmp_path / "var" / "keyproxy.sqlite3"
+    assert database_file.exists()
+    embedded_left = subprocess.run(["pgrep", "-f", str(database_file)], capture_output=True)
+    assert embedded_left.returncode == 1, "the embedded database outlived the server"
 
     base, process = serve()
     response = requests.post(f"{base}/login", json={"email": "keep@example.com", "password": PASSWORD})
@@ -123,3 +126,37 @@ def test_logs_are_json_lines_with_request_ids_and_no_secrets(serve):
     assert traced and traced[-1]["route"] and traced[-1]["status"] == 200 and traced[-1]["actor_id"]
     for secret in ("VALUE-NEVER-LOGGED", PASSWORD, "WRONG-PASSWORD-LOGGED", tokens["access_token"]):
         assert secret not in output
+
+
+def test_sigterm_lets_an_in_flight_request_finish_then_stops_everything(serve, gcp_fake):
+    import threading
+
+    base, process = serve(KPS_BOOTSTRAP_ADMIN_EMAIL="root@example.com", KPS_BOOTSTRAP_ADMIN_PASSWORD=PASSWORD,
+                          KPS_PROVIDER_READ_TIMEOUT="20")
+    admin = requests.post(f"{base}/login", json={"email": "root@example.com", "password": PASSWORD}).json()
+    requests.put(f"{base}/api/v1/kms/gcp", json={"project_id": gcp_fake.project, "endpoint": gcp_fake.endpoint},
+                 headers={"Authorization": f"Bearer {admin['access_token']}"}).raise_for_status()
+    requests.post(f"{base}/signup", json={"email": "drain@example.com", "password": PASSWORD, "kms": "gcp"})
+    user = requests.post(f"{base}/login", json={"email": "drain@example.com", "password": PASSWORD}).json()
+    auth = {"Authorization": f"Bearer {user['access_token']}"}
+    requests.post(f"{base}/api/v1/secrets", json={"name": "slow", "value": "drained"}, headers=auth).raise_for_status()
+
+    gcp_fake.stall(on=":access")
+    result = {}
+    reader = threading.Thread(target=lambda: result.update(
+        response=requests.get(f"{base}/api/v1/secrets/slow", headers=auth, timeout=60)))
+    reader.start()
+    assert gcp_fake.holding.wait(20), "the read never reached the provider"
+    process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # wait for the listener to close: shutdown has begun
+        try:
+            requests.get(f"{base}/healthz", timeout=1)
+        except requests.RequestException:
+            break
+        time.sleep(0.05)
+    gcp_fake.release()
+    reader.join(30)
+    output, _ = process.communicate(timeout=30)
+    assert result["response"].status_code == 200 and result["response"].json()["value"] == "drained"
+    assert process.returncode == 0

@@ -43,6 +43,7 @@ class FakeServer:
         self._released = threading.Event()
         self._faults: list[_Fault] = []
         self._stall_on: str | None = None
+        self.holding = threading.Event()  # set while a stalled request is held
         self.requests: list[str] = []  # "METHOD /path" of every API request
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True,
                                    request_handler=_QuietHandler, ssl_context=ssl_context)
@@ -88,6 +89,7 @@ class FakeServer:
         with self._lock:
             self._stall_on = None
             released, self._released = self._released, threading.Event()
+        self.holding.clear()
         released.set()
 
     # --- for subclasses ----------------------------------------------------
@@ -120,6 +122,7 @@ class FakeServer:
             if fault is not None:
                 return self.error(fault.status, fault.retry_after)
             if held is not None:
+                self.holding.set()
                 held.wait(_STALL_LIMIT_SECONDS)  # the client has given up by the time this returns
         with self._lock:
             return self.handle(request)
