@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from common.schemas import JsonInteger, RequestSchema, Schema, StrictString
+from common.schemas import JsonInteger, RequestSchema, Schema, StrictBoolean, StrictString
 
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_VALUE_BYTES = 25_000
@@ -200,6 +200,7 @@ class ProviderSettingsSchema(RequestSchema):
     # azure
     vault_url = Url(schemes=("https",))
     authority_host = Url(schemes=("https",))
+    purge_on_delete = StrictBoolean()
 
     @validates_schema
     def _decode_b64(self, data, **kwargs):
@@ -217,7 +218,7 @@ class ProviderSettingsSchema(RequestSchema):
 PROVIDER_FIELDS = {
     "aws": (("region",), ("endpoint_url", "recovery_window_days"), AwsCredentials),
     "gcp": (("project_id",), ("endpoint",), GcpCredentials),
-    "azure": (("vault_url",), ("authority_host",), AzureCredentials),
+    "azure": (("vault_url",), ("authority_host", "purge_on_delete"), AzureCredentials),
     "local": ((), (), None),
 }
 CUSTOM_ENDPOINT_FIELDS = ("endpoint_url", "endpoint", "authority_host")
@@ -236,9 +237,6 @@ class ProviderList(Schema):
 
 
 class ConfigureResponse(Schema):
-    class Meta:
-        unknown = "include"
-
     provider = fields.String()
     configured = fields.Boolean()
     region = fields.String()
@@ -248,6 +246,7 @@ class ConfigureResponse(Schema):
     endpoint = fields.String()
     vault_url = fields.String()
     authority_host = fields.String()
+    purge_on_delete = fields.Boolean()
     has_credentials = fields.Boolean()
 
 
