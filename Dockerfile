@@ -1,7 +1,7 @@
 # KeyProxy image: gunicorn serving the API as a non-root user.
 #   docker build -t keyproxy .
 #   docker compose up -d          (with MongoDB as a replica set; see docker-compose.yml)
-# Deployment notes: docs/operating-deployment.md.
+# Deployment notes: docs/operating.md.
 
 # --- builder: the pinned runtime dependencies, installed into /opt/venv ---------------
 FROM python:3.13-slim AS builder
