@@ -11,15 +11,24 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from audit.hooks import register_audit_hooks
+from audit.routes import bp as audit_bp
+from auth.routes import bp as auth_bp
+from auth.schemas import normalise_email
+from auth.service import ensure_admin
+from auth.tokens import configure_jwt
+from common.cli import cli
 from common.config import load_settings
 from common.errors import register_error_handlers
 from common.extensions import api, cors, limiter
+from common.health import bp as health_bp
 from common.http import register_request_hooks
 from common.logs import configure_logging, register_request_logging
 from common.metrics import register_metrics
 from common.openapi import openapi_config, register_openapi
 from common.services import Services
-from kms.secrets_service import RECONCILE_AFTER_SECONDS
+from kms.config_routes import bp as kms_bp
+from kms.secrets_routes import bp as secrets_bp
+from kms.secrets_service import RECONCILE_AFTER_SECONDS, reconcile
 from models.db import open_database
 
 MAX_BODY_BYTES = 64 * 1024
@@ -47,8 +56,6 @@ def register_services(app: Flask, settings) -> None:
 
 
 def register_extensions(app: Flask, settings) -> None:
-    from auth.tokens import configure_jwt
-
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["RATELIMIT_STORAGE_URI"] = _limiter_storage(app.extensions["kps"])
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {"database_name": f"{settings.mongo_db}_ratelimits"}
@@ -80,12 +87,6 @@ def _limiter_storage(services) -> str:
 
 
 def register_blueprints(app: Flask) -> None:
-    from audit.routes import bp as audit_bp
-    from auth.routes import bp as auth_bp
-    from common.health import bp as health_bp
-    from kms.config_routes import bp as kms_bp
-    from kms.secrets_routes import bp as secrets_bp
-
     app.register_blueprint(health_bp)
     for blueprint in (auth_bp, secrets_bp, kms_bp, audit_bp):
         api.register_blueprint(blueprint)
@@ -96,20 +97,14 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from common.cli import cli
-
     app.cli.add_command(cli)
 
 
 def run_startup_tasks(app: Flask) -> None:
-    from auth.service import ensure_admin
-
     services = app.extensions["kps"]
     services.ensure_indexes()
     settings = services.settings
     if settings.bootstrap_admin_email and settings.bootstrap_admin_password:
-        from auth.schemas import normalise_email
-
         with app.test_request_context():
             ensure_admin(normalise_email(settings.bootstrap_admin_email), settings.bootstrap_admin_password)
     if services.secret_refs.stale(RECONCILE_AFTER_SECONDS):
@@ -117,8 +112,6 @@ def run_startup_tasks(app: Flask) -> None:
 
 
 def _reconcile(app: Flask) -> None:
-    from kms.secrets_service import reconcile
-
     with app.test_request_context():
         logging.getLogger("keyproxy").info("startup reconcile: %s", reconcile())
 

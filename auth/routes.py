@@ -1,5 +1,7 @@
 """Signup, login and tokens (original paths and /api/v1/auth), and user administration."""
 
+from flask import current_app
+
 from auth import service
 from auth.schemas import (LoginSchema, PasswordChangeSchema, RefreshSchema, SignupResponse, SignupSchema,
                           TokenResponse, UpdateMeSchema, UserListResponse, UserSchema, UserUpdateSchema)
@@ -12,8 +14,6 @@ bp = Blueprint("auth", __name__, description="Accounts, tokens and users")
 
 
 def _rate_limit():
-    from flask import current_app
-
     return current_app.extensions["kps"].settings.rate_limit
 
 

@@ -3,8 +3,15 @@
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 
+from audit import service as audit_service
+from audit.log import record
 from auth.passwords import MAX_LENGTH, MIN_LENGTH
+from auth.schemas import normalise_email
+from auth.service import ensure_admin
+from kms.providers import local
+from kms.secrets_service import reconcile as reconcile_references
 
 cli = AppGroup("kps", help="KeyProxy operator commands.")
 
@@ -14,10 +21,6 @@ cli = AppGroup("kps", help="KeyProxy operator commands.")
 @click.password_option("--password", help="The new admin's password (asked for when omitted).")
 def create_admin(email, password):
     """Create an admin account EMAIL (never changes an existing user)."""
-    from auth.schemas import normalise_email
-    from auth.service import ensure_admin
-    from marshmallow import ValidationError
-
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         raise click.BadParameter(f"must be {MIN_LENGTH} to {MAX_LENGTH} characters", param_hint="password")
     try:
@@ -36,10 +39,8 @@ def create_admin(email, password):
               help="Only references left pending or deleting for longer than this many seconds.")
 def reconcile(older_than):
     """Finish or remove secret references left half done by a crash."""
-    from kms.secrets_service import reconcile as run
-
     with current_app.test_request_context():
-        done = run(older_than)
+        done = reconcile_references(older_than)
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in done.items()))
     if done["failed"]:
         raise SystemExit(1)
@@ -54,10 +55,8 @@ def audit_group():
 @click.option("--head", default=None, help="SEQ:HASH from an earlier verify, to detect deleted newest events.")
 def audit_verify(head):
     """Check every event's HMAC and link; exits 1 naming the first bad event."""
-    from audit import service
-
     with current_app.test_request_context():
-        result = service.verify(service.parse_head(head), audit=False)
+        result = audit_service.verify(audit_service.parse_head(head), audit=False)
     if result["valid"]:
         click.echo(f"valid: {result['checked']} events checked; head {result['head']}")
         return
@@ -73,10 +72,8 @@ def audit_verify(head):
 @click.option("--until", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]))
 def audit_export(**filters):
     """Write matching events as NDJSON to stdout, newest first (for a SIEM)."""
-    from audit import service
-
     with current_app.test_request_context():
-        for line in service.export(filters):
+        for line in audit_service.export(filters):
             click.echo(line, nl=False)
 
 
@@ -89,9 +86,6 @@ def rotate_master_key():
     KPS_PREVIOUS_MASTER_KEYS afterwards if you need to verify audit events written
     before the rotation (their HMACs are keyed from the master key of their time).
     """
-    from audit.log import record
-    from kms.providers import local
-
     kps = current_app.extensions["kps"]
     with current_app.test_request_context():
         data_keys = local.rewrap_all(kps.db, kps.keyring)

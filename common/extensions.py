@@ -6,6 +6,7 @@ from flask_limiter import Limiter
 import http
 
 import flask_smorest
+from flask import request
 from flask_smorest import Api
 from webargs.flaskparser import FlaskParser
 
@@ -44,8 +45,6 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 def client_ip() -> str:
-    from flask import request
-
     return request.remote_addr or "unknown"
 
 

@@ -12,7 +12,7 @@ import os
 import time
 
 from flask import Blueprint, Flask, Response, g, request
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest,
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest,
                                multiprocess)
 
 HTTP_REQUESTS = Counter("kps_http_requests_total", "HTTP requests answered", ["route", "method", "status"])
@@ -35,7 +35,7 @@ def metrics():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
-        from prometheus_client import REGISTRY as registry
+        registry = REGISTRY
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import Flask, send_from_directory
 import swagger_ui_bundle
+from flask import Flask, send_from_directory
+from flask_smorest.utils import deepupdate
 
 from common.extensions import api
 
@@ -25,8 +26,6 @@ def errors(*statuses: int):
 
 
 def api_alt(view, status: int):
-    from flask_smorest.utils import deepupdate
-
     doc = getattr(view, "_apidoc", {})
     responses = doc.setdefault("manual_doc", {}).setdefault("responses", {})
     deepupdate(responses, {status: HTTPStatus(status).name})

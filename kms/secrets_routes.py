@@ -1,11 +1,12 @@
 """Secrets: the original endpoints and /api/v1/secrets."""
 
 from auth.tokens import authenticated
+from common.errors import BadRequest
 from common.extensions import Blueprint
 from common.openapi import secured
 from common.schemas import PageArgs
 from kms import secrets_service as service
-from kms.schemas import (CreateSecretSchema, GetSecretSchema, LegacySecretList, LegacySecretValue, SecretCreated,
+from kms.schemas import (NAME_RULE, CreateSecretSchema, GetSecretSchema, LegacySecretList, LegacySecretValue, SecretCreated,
                          SecretList, SecretValueResponse, UpdateSecretSchema, VersionArgs, VersionList)
 
 bp = Blueprint("secrets", __name__, description="Secrets: values live only in the provider")
@@ -95,9 +96,6 @@ def versions(name):
 
 
 def _valid_name(name: str) -> str:
-    from kms.schemas import NAME_RULE
-    from common.errors import BadRequest
-
     if not NAME_RULE.match(name):
         raise BadRequest("Not a valid secret name.", reason="bad-name")
     return name
