@@ -154,4 +154,3 @@ def test(provider: str) -> dict:
         return {"provider": provider, "reachable": reachable, "authorized": False, "detail": str(error)}
     record("kms.test", "success", 200, target=target)
     return {"provider": provider, "reachable": True, "authorized": True, "detail": "ok"}
-

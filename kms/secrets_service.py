@@ -289,4 +289,3 @@ def reconcile(older_than_seconds: float = RECONCILE_AFTER_SECONDS) -> dict:
         record("secret.reconcile", "success", None, target=target, reason=f"{ref.state} reference resolved",
                actor=SYSTEM)
     return done
-
