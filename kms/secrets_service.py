@@ -19,6 +19,7 @@ from audit.log import AuditUnavailable, event, record, record_many
 from common.errors import ApiError, BadGateway, Conflict, GatewayTimeout, NotFound, PayloadTooLarge, ServiceUnavailable
 from kms.providers.base import (AccessDenied, BadProviderConfig, ProviderError, ProviderTimeout, ProviderUnavailable,
                                 SecretNotFound, SecretStore, Throttled)
+from kms.read_cache import ReadCache
 from kms.schemas import MAX_VALUE_BYTES
 from models.secret_refs import PENDING, NameTaken, SecretRef
 
@@ -112,12 +113,12 @@ def create(name: str, value: str, description: str | None) -> dict:
         else:
             kps.secret_refs.remove(ref.id)  # refused outright: nothing was created
         raise _fail("secret.create", name, error) from None
-    ref = kps.secret_refs.activate(ref.id, provider_version)
     try:
         record("secret.create", "success", 201, target=_target(name))
     except AuditUnavailable:
         _undo_create(store, ref)
         raise
+    ref = kps.secret_refs.activate(ref.id, provider_version)
     return {"name": ref.name, "provider": ref.provider, "version": 1,
             "kms_reference": f"{ref.provider}:{ref.object_name}", "created_at": ref.created_at}
 
@@ -146,7 +147,7 @@ def read(name: str, version: int | None = None, action: str = "secret.read") -> 
         record(action, "failure", 404, target=_target(name), reason="no-such-version")
         raise NotFound("No such version of this secret.", reason="no-such-version")
     try:
-        value = _read_value(_store(ref.provider), ref, entry)
+        value = _read_value(_kps().read_cache, _store(ref.provider), ref, entry)
     except ProviderError as error:
         raise _fail(action, name, error) from None
     record(action, "success", 200, target=_target(name))  # before the value leaves: fail closed
@@ -154,9 +155,8 @@ def read(name: str, version: int | None = None, action: str = "secret.read") -> 
             "created_at": ref.created_at, "updated_at": entry["created_at"]}
 
 
-def _read_value(store: SecretStore, ref: SecretRef, entry: dict) -> str:
+def _read_value(cache: ReadCache, store: SecretStore, ref: SecretRef, entry: dict) -> str:
     """One version's value from the read cache (when enabled) or the provider."""
-    cache = _kps().read_cache
     key = (ref.provider, ref.object_name, entry["provider_version"])
     value = cache.get(key)
     if value is None:
@@ -235,19 +235,13 @@ def read_all() -> dict:
     stores = {provider: _configured_store(provider) for provider in {r.provider for r in refs}}
     cache = _kps().read_cache
 
-    def fetch(ref: SecretRef):  # runs in the pool: provider calls only, no Flask context
-        key = (ref.provider, ref.object_name, ref.latest["provider_version"])
-        value = cache.get(key)
-        if value is not None:
-            return value, None
+    def fetch(ref: SecretRef):  # runs in the pool: no Flask context here
         if stores[ref.provider] is None:
             return None, "provider-unavailable"
         try:
-            value = stores[ref.provider].read(ref.object_name, key[2]).value
+            return _read_value(cache, stores[ref.provider], ref, ref.latest), None
         except ProviderError as error:
             return None, type(error).__name__
-        cache.put(key, value)
-        return value, None
 
     with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, max(1, len(refs)))) as pool:
         results = list(pool.map(fetch, refs))
@@ -274,10 +268,11 @@ def reconcile(older_than_seconds: float = RECONCILE_AFTER_SECONDS) -> dict:
     done = {"removed_pending": 0, "finished_deletes": 0, "failed": 0}
     for ref in kps.secret_refs.stale(older_than_seconds):
         target = _target(ref.name)
-        store = kps.stores.get(ref.provider)
         try:
-            if store is not None:
-                store.delete(ref.object_name)
+            store = kps.stores.get(ref.provider)
+            if store is None:  # the provider's configuration is gone: keep the reference
+                raise BadProviderConfig()
+            store.delete(ref.object_name)
         except SecretNotFound:
             pass
         except ProviderError as error:
