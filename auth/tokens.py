@@ -26,7 +26,6 @@ def configure_jwt(app: Flask, settings) -> None:
         JWT_REFRESH_JSON_KEY="refresh_token",
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.access_token_seconds),
         JWT_REFRESH_TOKEN_EXPIRES=timedelta(seconds=settings.refresh_token_seconds),
-        JWT_ERROR_MESSAGE_KEY="error",
     )
     jwt.init_app(app)
 
@@ -70,18 +69,16 @@ def _lookup_failed(_header, _payload):
     return _denied("The token is not valid.", "invalid-token")
 
 
-def issue_tokens(session) -> dict:
-    claims = {"role": session.role, "sid": session.id}
-    access = create_access_token(identity=session.user_id, additional_claims=claims)
-    refresh = create_refresh_token(identity=session.user_id, additional_claims=claims)
-    return {"access_token": access, "refresh_token": refresh, "token": access, "token_type": "Bearer",
-            "expires_in": current_app.extensions["kps"].settings.access_token_seconds}
-
-
 def issue_access_token(session) -> dict:
     access = create_access_token(identity=session.user_id, additional_claims={"role": session.role, "sid": session.id})
     return {"access_token": access, "token": access, "token_type": "Bearer",
             "expires_in": current_app.extensions["kps"].settings.access_token_seconds}
+
+
+def issue_tokens(session) -> dict:
+    """An access and a refresh token, both bound to ``session``."""
+    refresh = create_refresh_token(identity=session.user_id, additional_claims={"role": session.role, "sid": session.id})
+    return {**issue_access_token(session), "refresh_token": refresh}
 
 
 def authenticated(*roles: str, refresh: bool = False):
