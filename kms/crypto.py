@@ -65,6 +65,7 @@ class Keyring:
         self._current = current
         self.current_kid = key_id(current)
         self._keys = {key_id(k): k for k in (*previous, current)}
+        self._derived: dict[tuple[str, str], bytes] = {}
 
     def __repr__(self) -> str:
         return f"Keyring(current_kid={self.current_kid!r}, keys=***)"
@@ -90,9 +91,13 @@ class Keyring:
 
     def derive(self, purpose: str, kid: str | None = None) -> bytes:
         """A 32-byte key for one purpose, derived from the master key ``kid`` (default current)."""
-        master = self._keys[kid or self.current_kid]
-        return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
-                    info=f"keyproxy/{purpose}".encode()).derive(master)
+        kid = kid or self.current_kid
+        derived = self._derived.get((purpose, kid))
+        if derived is None:  # derived once per key and purpose: every audit event needs one
+            derived = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                           info=f"keyproxy/{purpose}".encode()).derive(self._keys[kid])
+            self._derived[(purpose, kid)] = derived
+        return derived
 
     def has(self, kid: str) -> bool:
         return kid in self._keys
