@@ -81,13 +81,14 @@ class StoreCache:
 def split_settings(provider: str, body: dict) -> tuple[dict, dict | None]:
     """The provider's own settings and validated credentials from a request body."""
     required, optional, credentials_schema = PROVIDER_FIELDS[provider]
-    missing = [name for name in required if not body.get(name)]
+    settings = {name: body[name] for name in (*required, *optional) if body.get(name) is not None}
+    seed_vault = _kps().settings.seed.get("AZURE_VAULT_URL")
+    if provider == "azure" and seed_vault and "vault_url" not in settings:  # the original README's variable
+        settings["vault_url"] = seed_vault
+    missing = [name for name in required if name not in settings]
     if missing:
         raise BadRequest(f"The {provider} provider needs: {', '.join(missing)}.", reason="missing-settings",
                          extra={"errors": {name: ["Missing data for required field."] for name in missing}})
-    settings = {name: body[name] for name in (*required, *optional) if body.get(name) is not None}
-    if provider == "azure" and "AZURE_VAULT_URL" in _kps().settings.seed and "vault_url" not in settings:
-        settings["vault_url"] = _kps().settings.seed["AZURE_VAULT_URL"]
     if not _kps().settings.allow_custom_endpoints and any(f in settings for f in CUSTOM_ENDPOINT_FIELDS):
         raise BadRequest("Custom provider endpoints are refused in production (KPS_ALLOW_CUSTOM_ENDPOINTS).",
                          reason="custom-endpoint-refused")

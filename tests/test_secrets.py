@@ -163,3 +163,25 @@ def test_an_empty_value_is_400(owner):
 def test_a_value_with_a_lone_surrogate_is_400(owner):
     raw = '{"name": "bad-unicode", "value": "\\udc80"}'
     assert owner.post("/api/v1/secrets", data=raw, content_type="application/json").status_code == 400
+
+
+class TestProduction:
+    @pytest.fixture
+    def app_settings(self, app_settings):
+        return {**app_settings, "KPS_ENV": "production"}
+
+    def test_custom_endpoints_are_refused_in_production(self, admin):
+        response = admin.put("/api/v1/kms/aws", json={"region": "us-east-1", "endpoint_url": "http://localhost:4566"})
+        assert response.status_code == 400 and "KPS_ALLOW_CUSTOM_ENDPOINTS" in response.get_json()["detail"]
+        assert admin.put("/api/v1/kms/aws", json={"region": "us-east-1"}).status_code == 200
+
+
+class TestSeedVaultUrl:
+    @pytest.fixture
+    def app_settings(self, app_settings):
+        return {**app_settings, "AZURE_VAULT_URL": "https://seeded.vault.azure.net"}
+
+    def test_azure_takes_its_vault_url_from_the_seed_variable(self, admin):
+        response = admin.put("/api/v1/kms/azure", json={"credentials": {"tenant_id": "t", "client_id": "c",
+                                                                          "client_secret": "s"}})
+        assert response.status_code == 200 and response.get_json()["vault_url"] == "https://seeded.vault.azure.net"
