@@ -76,7 +76,7 @@ def prepare_metrics_dir(settings) -> None:
     path.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
     sys.stdout.flush()
-    os.execv(sys.executable, [sys.executable, *sys.argv])
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def start_embedded_database(settings) -> tuple[subprocess.Popen, str]:

@@ -14,7 +14,6 @@ from common.config import Settings
 from kms.crypto import Keyring
 from kms.read_cache import ReadCache
 from models.audit_events import AuditEvents
-from models.embedded import EmbeddedMongo
 from models.login_attempts import LoginAttempts
 from models.provider_configs import ProviderConfigs
 from models.secret_refs import SecretRefs
@@ -27,7 +26,7 @@ class Services:
     settings: Settings
     client: pymongo.MongoClient
     db: Database
-    embedded: EmbeddedMongo | None
+    embedded: Any  # models.embedded.EmbeddedMongo when MONGO_URI is unset
     keyring: Keyring
     hasher: PasswordHasher
     users: Users

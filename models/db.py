@@ -7,7 +7,6 @@ import logging
 import pymongo
 from pymongo.database import Database
 
-from models.embedded import EmbeddedMongo
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +25,13 @@ def embedded_path(settings) -> str:
     return str(settings.data_dir / "keyproxy.sqlite3")
 
 
-def open_database(settings) -> tuple[pymongo.MongoClient, Database, EmbeddedMongo | None]:
+def open_database(settings) -> tuple[pymongo.MongoClient, Database, object | None]:
     """Connect to MONGO_URI, or start the embedded server in this process first."""
     embedded = None
     uri = settings.mongo_uri
     if not uri:
+        from models.embedded import EmbeddedMongo  # mongoeco (~65 MiB) only when it is used
+
         embedded = EmbeddedMongo(embedded_path(settings))
         uri = embedded.start()
         log.info("database: embedded mongoeco server (SQLite file %s)", embedded_path(settings))
