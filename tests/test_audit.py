@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.app import PASSWORD, audit_events
-from tests.fixtures.secrets_api import dump_database
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENT_FIELDS = {"id", "timestamp", "action", "outcome", "status", "actor", "target", "ip", "user_agent",

@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 import traceback
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
@@ -38,12 +37,9 @@ from kms.providers.base import (
     TimeBudget,
 )
 from tests.fixtures.aws import TEST_CREDENTIALS, TEST_REGION, aws_context
+from tests.providers.support import new_name
 
 ONE_QUICK_ATTEMPT = TimeBudget(connect_timeout=0.5, read_timeout=0.5, max_attempts=1)
-
-
-def new_name() -> str:
-    return f"kps-{uuid.uuid4().hex}"
 
 
 @pytest.fixture

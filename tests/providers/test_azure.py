@@ -5,9 +5,7 @@ The generic behaviour is in test_contract.py."""
 
 from __future__ import annotations
 
-import socket
 import time
-import uuid
 
 import pytest
 
@@ -21,23 +19,12 @@ from kms.providers.base import (
     SecretAlreadyExists,
     SecretNotFound,
     Throttled,
-    TimeBudget,
 )
 from tests.fakes.azure_key_vault import FakeKeyVault
 from tests.fixtures.azure import azure_context
+from tests.providers.support import ONE_QUICK_ATTEMPT, closed_port, new_name
 
-ONE_QUICK_ATTEMPT = TimeBudget(connect_timeout=1, read_timeout=0.5, max_attempts=1)
 VAULT_SCOPE = "https://vault.azure.net/.default"
-
-
-def new_name() -> str:
-    return f"kps-{uuid.uuid4().hex}"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- what is stored ----------------------------------------------------------

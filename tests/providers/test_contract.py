@@ -10,14 +10,11 @@ import uuid
 import pytest
 
 from kms.providers.base import ProviderError, SecretAlreadyExists, SecretNotFound
+from tests.providers.support import new_name
 
 LABELS = {"owner": "user-1", "ref": "ref-1"}
 # 2,500 x (1 + 2 + 3 + 4 bytes) = 25,000 bytes of UTF-8, the largest value accepted.
 MAX_SIZE_VALUE = "aé€😀" * 2500
-
-
-def new_name() -> str:
-    return f"kps-{uuid.uuid4().hex}"
 
 
 def new_value() -> str:

@@ -5,9 +5,7 @@ transport failures surface. The generic behaviour is in test_contract.py."""
 from __future__ import annotations
 
 import json
-import socket
 import time
-import uuid
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -21,21 +19,9 @@ from kms.providers.base import (
     ProviderTimeout,
     ProviderUnavailable,
     Throttled,
-    TimeBudget,
 )
 from kms.providers.gcp import GcpSecretStore, build, crc32c
-
-ONE_QUICK_ATTEMPT = TimeBudget(connect_timeout=1, read_timeout=0.5, max_attempts=1)
-
-
-def new_name() -> str:
-    return f"kps-{uuid.uuid4().hex}"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.providers.support import ONE_QUICK_ATTEMPT, closed_port, new_name
 
 
 # --- what is stored ----------------------------------------------------------

@@ -17,12 +17,9 @@ from kms.crypto import KEY_BYTES, Keyring
 from kms.providers import local
 from kms.providers.base import ProviderError, ProviderUnavailable, SecretNotFound
 from tests.fixtures.local_provider import TEST_ORG, local_context
+from tests.providers.support import new_name
 
 TAMPERED = "stored ciphertext failed authentication"
-
-
-def new_name() -> str:
-    return f"kps-{uuid.uuid4().hex}"
 
 
 @pytest.fixture
