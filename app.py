@@ -67,9 +67,9 @@ def register_extensions(app: Flask, settings) -> None:
     register_openapi(app)
     configure_jwt(app, settings)
     limiter.init_app(app)
-    # Connect the limiter's storage now: its destructor would otherwise open a client
-    # at interpreter exit (limits' MongoDB storage connects lazily in __del__ too).
-    limiter.storage.storage
+    # Connect the limiter's storage now and close it at exit: its destructor would
+    # otherwise open or close a client while the interpreter shuts down.
+    atexit.register(limiter.storage.storage.close)
     if settings.cors_origins:
         cors.init_app(app, origins=list(settings.cors_origins), allow_headers=["Authorization", "Content-Type"],
                       expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False)
