@@ -18,7 +18,7 @@ from audit.log import record
 from common.metrics import InstrumentedStore
 from common.errors import BadRequest, Conflict, NotFound
 from kms.providers import build_store
-from kms.providers.base import BadProviderConfig, ProviderContext, ProviderError, SecretStore, TimeBudget
+from kms.providers.base import AccessDenied, BadProviderConfig, ProviderContext, ProviderError, SecretStore, TimeBudget
 from kms.schemas import CUSTOM_ENDPOINT_FIELDS, PROVIDER_FIELDS
 from models.provider_configs import ProviderConfig
 
@@ -53,15 +53,19 @@ class StoreCache:
         config = self.services.provider_configs.get(provider)
         if config is not None and config.credentials_unreadable:
             raise BadProviderConfig("the stored credentials cannot be decrypted with the configured master keys")
+        revision = config.revision if config else 0
         if provider != LOCAL and config is None:
-            store, revision = None, 0
-        elif entry and entry[1] == (config.revision if config else 0) and entry[2] is not None:
-            store, revision = entry[2], entry[1]
+            store = None
+        elif entry and entry[1] == revision and entry[2] is not None:
+            store = entry[2]  # unchanged configuration: keep the client
         else:
-            store, revision = self.build(provider, config), (config.revision if config else 0)
-        with self._lock:
-            self._entries[provider] = (now + CONFIG_TTL, revision, store)
+            store = self.build(provider, config)
+        self.remember(provider, revision, store)
         return store
+
+    def remember(self, provider: str, revision: int, store: SecretStore | None) -> None:
+        with self._lock:
+            self._entries[provider] = (time.monotonic() + CONFIG_TTL, revision, store)
 
     def build(self, provider: str, config: ProviderConfig | None) -> SecretStore:
         return InstrumentedStore(provider, build_store(provider, self._context(config)))
@@ -117,12 +121,12 @@ def configure(provider: str, body: dict) -> dict:
         return {"provider": LOCAL, "configured": True}
     settings, credentials = split_settings(provider, body)
     try:
-        kps.stores.build(provider, ProviderConfig(provider, settings, credentials, 0, None))
+        store = kps.stores.build(provider, ProviderConfig(provider, settings, credentials, 0, None))
     except ProviderError as error:
         record("kms.configure", "failure", 400, target=target, reason=type(error).__name__)
         raise BadRequest(f"The {provider} settings cannot be used: {error}.", reason="bad-provider-config") from None
     config = kps.provider_configs.save(provider, settings, credentials, g.actor.user_id)
-    kps.stores.forget(provider)
+    kps.stores.remember(provider, config.revision, store)  # the client just built serves this revision
     record("kms.configure", "success", 200, target=target)
     return {"provider": provider, "configured": True, **config.settings, "has_credentials": bool(credentials)}
 
@@ -151,7 +155,6 @@ def test(provider: str) -> dict:
         store.check()
     except ProviderError as error:
         record("kms.test", "failure", 200, target=target, reason=type(error).__name__)
-        reachable = type(error).__name__ in ("AccessDenied",)
-        return {"provider": provider, "reachable": reachable, "authorized": False, "detail": str(error)}
+        return {"provider": provider, "reachable": isinstance(error, AccessDenied), "authorized": False, "detail": str(error)}
     record("kms.test", "success", 200, target=target)
     return {"provider": provider, "reachable": True, "authorized": True, "detail": "ok"}

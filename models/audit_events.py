@@ -37,9 +37,6 @@ class AuditEvents:
         """In order; raises BulkWriteError (code 11000) at the first position already taken."""
         self.col.insert_many(docs, ordered=True)
 
-    def at(self, seq: int) -> dict | None:
-        return self.col.find_one({"_id": seq})
-
     def ascending(self, batch_size: int = 1000) -> Iterator[dict]:
         return self.col.find({}).sort("_id", ASCENDING).batch_size(batch_size)
 
