@@ -95,11 +95,9 @@ class UserSchema(Schema):
     created_at = fields.DateTime()
 
 
-class SignupResponse(Schema):
-    id = fields.String()
-    email = fields.String()
-    role = fields.String()
-    kms = fields.String()
+class SignupResponse(UserSchema):
+    class Meta:
+        exclude = ("disabled", "created_at")
 
 
 class TokenResponse(Schema):
