@@ -296,7 +296,7 @@ class Bench:
                 docs.append(doc)
             took = time.monotonic()
             try:
-                events.col.insert_many(docs)
+                events.insert_many(docs)
             except pymongo.errors.BulkWriteError:  # the server took a position meanwhile: go on from its head
                 seq, prev = events.head()
                 continue

@@ -4,6 +4,14 @@ Each event's `_id` is its position in the chain (1, 2, 3, ...). The unique `_id`
 is what keeps the chain linear with many writers: a writer that loses the race
 for a position gets a duplicate-key error, re-reads the head and tries the next
 one, so there are no forks and no gaps, and an uncontended write is one insert.
+
+The position is stored as a fixed-width decimal string (``key(7)`` is
+"00000000000000000007"), which sorts and compares like the number, and the
+documents this module returns carry it back as an int. Why not a number: MongoDB
+treats 7, 7.0 and Int64(7) as the same key, and the embedded server (mongoeco)
+enforces that for a numeric `_id` by comparing the new document with every stored
+one, so each audit write would cost time proportional to the log's length.
+A string `_id` is checked through its index.
 """
 
 from __future__ import annotations
@@ -14,6 +22,17 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
 GENESIS_HASH = "0" * 64
+KEY_WIDTH = 20  # int64 positions fit in 19 digits
+
+
+def key(seq: int) -> str:
+    """The stored `_id` of the event at position ``seq``."""
+    return f"{seq:0{KEY_WIDTH}d}"
+
+
+def _loaded(doc: dict) -> dict:
+    doc["_id"] = int(doc["_id"])
+    return doc
 
 
 class AuditEvents:
@@ -31,19 +50,19 @@ class AuditEvents:
 
     def head(self) -> tuple[int, str]:
         doc = self.col.find_one({}, {"_id": 1, "hash": 1}, sort=[("_id", DESCENDING)])
-        return (doc["_id"], doc["hash"]) if doc else (0, GENESIS_HASH)
+        return (int(doc["_id"]), doc["hash"]) if doc else (0, GENESIS_HASH)
 
     def insert_many(self, docs: list[dict]) -> None:
         """In order; raises BulkWriteError (code 11000) at the first position already taken."""
-        self.col.insert_many(docs, ordered=True)
+        self.col.insert_many([{**doc, "_id": key(doc["_id"])} for doc in docs], ordered=True)
 
     def ascending(self, batch_size: int = 1000) -> Iterator[dict]:
-        return self.col.find({}).sort("_id", ASCENDING).batch_size(batch_size)
+        return map(_loaded, self.col.find({}).sort("_id", ASCENDING).batch_size(batch_size))
 
     def page(self, query: dict[str, Any], limit: int, before: int | None) -> list[dict]:
         if before is not None:
-            query = {**query, "_id": {"$lt": before}}
-        return list(self.col.find(query).sort("_id", DESCENDING).limit(limit))
+            query = {**query, "_id": {"$lt": key(before)}}
+        return [_loaded(doc) for doc in self.col.find(query).sort("_id", DESCENDING).limit(limit)]
 
     def stream(self, query: dict[str, Any]) -> Iterator[dict]:
-        return self.col.find(query).sort("_id", DESCENDING).batch_size(1000)
+        return map(_loaded, self.col.find(query).sort("_id", DESCENDING).batch_size(1000))

@@ -27,11 +27,36 @@ from mongoeco.wire import AsyncMongoEcoProxyServer
 STARTUP_TIMEOUT = 15
 
 
+class _IndexedIdCheck:
+    """Checks a new document's `_id` through the index alone unless the id is numeric.
+
+    mongoeco 4.11 inserts each document of a wire `insert` on its own and, on that
+    path, compares the new `_id` with the `_id` of every stored document, a guard
+    for storage written by older versions: each insert costs time proportional to
+    the collection (about 15 ms at 2,000 documents, 65 ms at 5,000 with SQLite),
+    which made every audited request slower as the audit log grew. Storage written
+    by this version keys each document by its `_id`, so the indexed lookup that
+    precedes the scan already finds any duplicate. mongoeco still scans when the id
+    is numeric (7, 7.0 and Int64(7) are one key in MongoDB), so that stays correct.
+    """
+
+    def _validate_document_against_unique_indexes(self, *args, scan_payload_id: bool = False, **kwargs):
+        return super()._validate_document_against_unique_indexes(*args, scan_payload_id=False, **kwargs)
+
+
+class _MemoryEngine(_IndexedIdCheck, MemoryEngine):
+    pass
+
+
+class _SQLiteEngine(_IndexedIdCheck, SQLiteEngine):
+    pass
+
+
 def _engine(path: str | None):
     if path is None:
-        return MemoryEngine()
+        return _MemoryEngine()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteEngine(str(path))
+    return _SQLiteEngine(str(path))
 
 
 class EmbeddedMongo:

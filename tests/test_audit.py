@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from models.audit_events import key
 from tests.fixtures.app import PASSWORD, audit_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,37 +168,37 @@ def test_verify_passes_on_an_intact_log(history, db):
 
 
 def test_verify_names_a_modified_event(history, db):
-    db.audit_events.update_one({"_id": 4}, {"$set": {"actor.email": "someone-else@example.com"}})
+    db.audit_events.update_one({"_id": key(4)}, {"$set": {"actor.email": "someone-else@example.com"}})
     result = _verify(history)
     assert result["valid"] is False and result["first_bad"] == "4"
 
 
 def test_verify_names_the_event_after_a_deleted_one(history, db):
-    db.audit_events.delete_one({"_id": 3})
+    db.audit_events.delete_one({"_id": key(3)})
     assert _verify(history)["first_bad"] == "4"
 
 
 def test_verify_detects_two_swapped_events(history, db):
-    a, b = db.audit_events.find_one({"_id": 3}), db.audit_events.find_one({"_id": 4})
-    db.audit_events.replace_one({"_id": 3}, {**b, "_id": 3})
-    db.audit_events.replace_one({"_id": 4}, {**a, "_id": 4})
+    a, b = db.audit_events.find_one({"_id": key(3)}), db.audit_events.find_one({"_id": key(4)})
+    db.audit_events.replace_one({"_id": key(3)}, {**b, "_id": key(3)})
+    db.audit_events.replace_one({"_id": key(4)}, {**a, "_id": key(4)})
     assert _verify(history)["first_bad"] == "3"
 
 
 def test_a_forged_hash_cannot_repair_the_chain_without_the_key(history, db):
     import hashlib
 
-    doc = db.audit_events.find_one({"_id": 2})
+    doc = db.audit_events.find_one({"_id": key(2)})
     forged_hash = hashlib.sha256(b"attacker recomputes without the server key").hexdigest()
-    db.audit_events.update_one({"_id": 2}, {"$set": {"action": "auth.logout", "hash": forged_hash}})
+    db.audit_events.update_one({"_id": key(2)}, {"$set": {"action": "auth.logout", "hash": forged_hash}})
     assert _verify(history)["first_bad"] == "2"
     assert doc["hash"] != forged_hash
 
 
 def test_deleting_the_newest_events_is_caught_against_a_kept_head(history, db):
     head = _verify(history)["head"]
-    newest = db.audit_events.find_one(sort=[("_id", -1)])["_id"]
-    db.audit_events.delete_many({"_id": {"$gte": newest - 2}})
+    newest = int(db.audit_events.find_one(sort=[("_id", -1)])["_id"])
+    db.audit_events.delete_many({"_id": {"$gte": key(newest - 2)}})
     assert _verify(history)["valid"] is True  # a shorter chain is internally consistent...
     result = _verify(history, head=f"{head['seq']}:{head['hash']}")
     assert result["valid"] is False  # ...but not against the head an auditor kept
@@ -205,7 +206,7 @@ def test_deleting_the_newest_events_is_caught_against_a_kept_head(history, db):
 
 def test_cli_verify_exits_non_zero_naming_the_first_bad_event(runner, history, db):
     assert runner.invoke(args=["kps", "audit", "verify"]).exit_code == 0
-    db.audit_events.update_one({"_id": 2}, {"$set": {"status": 500}})
+    db.audit_events.update_one({"_id": key(2)}, {"$set": {"status": 500}})
     result = runner.invoke(args=["kps", "audit", "verify"])
     assert result.exit_code == 1 and "first bad event 2" in result.output
 
