@@ -17,15 +17,15 @@ from flask import current_app, g
 
 from audit.log import AuditUnavailable, event, record, record_many
 from common.errors import ApiError, BadGateway, Conflict, GatewayTimeout, NotFound, PayloadTooLarge, ServiceUnavailable
-from kms.providers.base import (AccessDenied, BadProviderConfig, ProviderError, ProviderTimeout, ProviderUnavailable,
-                                SecretNotFound, SecretStore, Throttled)
+from kms.providers.base import (AccessDenied, BadProviderConfig, BatchReader, ProviderError, ProviderTimeout,
+                                ProviderUnavailable, SecretNotFound, SecretStore, Throttled)
 from kms.read_cache import ReadCache
 from kms.schemas import MAX_VALUE_BYTES
 from models.secret_refs import PENDING, NameTaken, SecretRef
 
 log = logging.getLogger(__name__)
 
-FETCH_CONCURRENCY = 25  # 50 secrets: two waves of provider calls
+FETCH_CONCURRENCY = 25  # provider calls at once for /get-all-secrets
 MAX_LISTED = 1000
 RECONCILE_AFTER_SECONDS = 120
 SYSTEM = {"id": None, "email": "system", "role": "system"}
@@ -155,9 +155,13 @@ def read(name: str, version: int | None = None, action: str = "secret.read") -> 
             "created_at": ref.created_at, "updated_at": entry["created_at"]}
 
 
+def _cache_key(ref: SecretRef, entry: dict) -> tuple:
+    return (ref.provider, ref.object_name, entry["provider_version"])
+
+
 def _read_value(cache: ReadCache, store: SecretStore, ref: SecretRef, entry: dict) -> str:
     """One version's value from the read cache (when enabled) or the provider."""
-    key = (ref.provider, ref.object_name, entry["provider_version"])
+    key = _cache_key(ref, entry)
     value = cache.get(key)
     if value is None:
         value = store.read(ref.object_name, entry["provider_version"]).value
@@ -230,23 +234,14 @@ def list_metadata(limit: int, cursor: str | None) -> dict:
 
 
 def read_all() -> dict:
-    """Every secret of the caller with its value, fetched concurrently (bounded pool)."""
+    """Every secret of the caller with its value. Values come from the read cache when
+    enabled, else from the providers: in batches where a store reads several secrets
+    per call (AWS), one by one otherwise, all calls concurrently (bounded pool)."""
     refs = _kps().secret_refs.page(g.actor.user_id, MAX_LISTED)
-    stores = {provider: _configured_store(provider) for provider in {r.provider for r in refs}}
-    cache = _kps().read_cache
-
-    def fetch(ref: SecretRef):  # runs in the pool: no Flask context here
-        if stores[ref.provider] is None:
-            return None, "provider-unavailable"
-        try:
-            return _read_value(cache, stores[ref.provider], ref, ref.latest), None
-        except ProviderError as error:
-            return None, type(error).__name__
-
-    with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, max(1, len(refs)))) as pool:
-        results = list(pool.map(fetch, refs))
+    results = _fetch_latest(refs)
     secrets, events = [], []
-    for ref, (value, error) in zip(refs, results):
+    for ref in refs:
+        value, error = results[ref.id]
         outcome = "success" if error is None else "failure"
         events.append(event("secret.read", outcome, 200 if error is None else 502, target=_target(ref.name),
                             reason=error))
@@ -259,6 +254,52 @@ def read_all() -> dict:
     events.append(event("secret.list", "success", 200))
     record_many(events)  # one write for every read; before any value leaves
     return {"secrets": secrets}
+
+
+def _fetch_latest(refs: list[SecretRef]) -> dict[str, tuple[str | None, str | None]]:
+    """(value, error reason) of each reference's latest version, by reference id."""
+    cache = _kps().read_cache
+    stores = {provider: _configured_store(provider) for provider in {r.provider for r in refs}}
+    batching = {provider for provider, store in stores.items() if isinstance(store, BatchReader)}
+    results: dict[str, tuple[str | None, str | None]] = {}
+    batched: dict[str, list[SecretRef]] = {}
+    tasks = []
+    for ref in refs:
+        store = stores[ref.provider]
+        value = cache.get(_cache_key(ref, ref.latest))
+        if value is not None or store is None:
+            results[ref.id] = (value, None) if value is not None else (None, "provider-unavailable")
+        elif ref.provider in batching:
+            batched.setdefault(ref.provider, []).append(ref)
+        else:
+            tasks.append((store, [ref]))
+    for provider, pending in batched.items():
+        size = stores[provider].batch_size
+        tasks += [(stores[provider], pending[i:i + size]) for i in range(0, len(pending), size)]
+
+    def fetch(task):  # runs in the pool: no Flask context here
+        store, chunk = task
+        if isinstance(store, BatchReader):
+            read = store.read_many({ref.object_name: ref.latest["provider_version"] for ref in chunk})
+        else:
+            read = {}
+            for ref in chunk:
+                try:
+                    read[ref.object_name] = store.read(ref.object_name, ref.latest["provider_version"])
+                except ProviderError as error:
+                    read[ref.object_name] = error
+        return [(ref, read[ref.object_name]) for ref in chunk]
+
+    if tasks:
+        with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(tasks))) as pool:
+            for done in pool.map(fetch, tasks):
+                for ref, outcome in done:
+                    if isinstance(outcome, ProviderError):
+                        results[ref.id] = (None, type(outcome).__name__)
+                    else:
+                        cache.put(_cache_key(ref, ref.latest), outcome.value)
+                        results[ref.id] = (outcome.value, None)
+    return results
 
 
 def reconcile(older_than_seconds: float = RECONCILE_AFTER_SECONDS) -> dict:

@@ -69,6 +69,16 @@ def test_get_all_secrets_returns_the_callers_values_only(owner, make_user, provi
     assert all(s["provider"] == provider and s["version"] == 1 and s["created_time"] for s in secrets)
 
 
+def test_get_all_secrets_returns_the_latest_value_of_more_secrets_than_one_batch_holds(owner, provider):
+    names = [f"many-{i:02d}" for i in range(23)]  # AWS: two BatchGetSecretValue calls
+    for name in names:
+        assert owner.post("/api/v1/secrets", json={"name": name, "value": f"first {name}"}).status_code == 201
+    assert owner.put("/api/v1/secrets/many-07", json={"value": "second"}).status_code == 200
+    secrets = owner.get("/get-all-secrets").get_json()["secrets"]
+    expected = {name: ("second", 2) if name == "many-07" else (f"first {name}", 1) for name in names}
+    assert {s["secret_name"]: (s["secret_value"], s["version"]) for s in secrets} == expected
+
+
 def test_a_max_size_unicode_value_round_trips(owner, provider):
     value = ("ü" * 12_500)  # 25,000 bytes in UTF-8, sent as raw UTF-8 JSON
     body = json.dumps({"name": "big", "value": value}, ensure_ascii=False).encode()

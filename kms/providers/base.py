@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 
 class ProviderError(Exception):
@@ -111,3 +111,14 @@ class SecretStore(Protocol):
 
     def check(self) -> None:
         """Prove reachability and permission; raise a ProviderError otherwise."""
+
+
+@runtime_checkable
+class BatchReader(Protocol):
+    """Optional: a store that reads several secrets in one provider call."""
+
+    batch_size: int  # most objects per call
+
+    def read_many(self, wanted: Mapping[str, str]) -> dict[str, SecretVersion | ProviderError]:
+        """For each object name, its version with the given provider id, or the error
+        ``read(name, version_id)`` would raise."""

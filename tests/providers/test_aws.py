@@ -9,6 +9,8 @@ import socket
 import threading
 import time
 import traceback
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
@@ -392,3 +394,122 @@ def test_store_repr_shows_no_credentials():
     shown = repr(store) + str(store)
 
     assert not any(s in shown for s in ("AKIDREPRCHECK", "SECRETREPRCHECK", "TOKENREPRCHECK"))
+
+
+# --- reading many at once (BatchGetSecretValue) -----------------------------------
+
+class GatedAws:
+    """Forwards every call to moto, recording each operation (X-Amz-Target); the
+    operations in ``refuse`` get AccessDeniedException, as an IAM policy without
+    them would answer."""
+
+    def __init__(self, upstream: str, refuse: set[str] = frozenset()):
+        self.operations: list[str] = []
+        operations = self.operations
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+                operations.append(operation)
+                if operation in refuse:
+                    status, headers = 400, {"Content-Type": "application/x-amz-json-1.1"}
+                    reply = json.dumps({"__type": "AccessDeniedException", "message": "denied"}).encode()
+                else:
+                    forward = urllib.request.Request(upstream + self.path, data=body, method="POST",
+                                                     headers={k: v for k, v in self.headers.items()
+                                                              if k.lower() != "host"})
+                    try:
+                        with urllib.request.urlopen(forward, timeout=5) as answer:
+                            status, headers, reply = answer.status, dict(answer.headers), answer.read()
+                    except urllib.error.HTTPError as error:
+                        status, headers, reply = error.code, dict(error.headers), error.read()
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def gated_aws(aws_endpoint):
+    gates: list[GatedAws] = []
+
+    def start(refuse: set[str] = frozenset()) -> tuple[GatedAws, aws.AwsSecretStore]:
+        gates.append(GatedAws(aws_endpoint, refuse))
+        return gates[-1], aws.build(aws_context(gates[-1].url, budget=ONE_QUICK_ATTEMPT))
+
+    yield start
+    for gate in gates:
+        gate.close()
+
+
+def test_read_many_reads_twenty_secrets_in_one_call(aws_store, gated_aws):
+    made = {new_name(): f"value {i}" for i in range(aws.AwsSecretStore.batch_size)}
+    versions = {name: aws_store.create(name, value, {}) for name, value in made.items()}
+    gate, store = gated_aws()
+
+    read = store.read_many(versions)
+
+    assert {name: (r.value, r.version_id) for name, r in read.items()} == {
+        name: (made[name], versions[name]) for name in made}
+    assert gate.operations == ["BatchGetSecretValue"]
+
+
+def test_read_many_reads_a_secret_changed_since_by_the_version_asked_for(aws_store, observer, gated_aws):
+    name, unchanged = new_name(), new_name()
+    first = aws_store.create(name, "known to KeyProxy", {})
+    other = aws_store.create(unchanged, "still current", {})
+    observer.put_secret_value(SecretId=name, SecretString="written around KeyProxy")
+    gate, store = gated_aws()
+
+    read = store.read_many({name: first, unchanged: other})
+
+    assert (read[name].value, read[name].version_id) == ("known to KeyProxy", first)
+    assert read[unchanged].value == "still current"
+    assert gate.operations == ["BatchGetSecretValue", "GetSecretValue"]
+
+
+def test_read_many_gives_each_missing_secret_its_own_error(aws_store, gated_aws):
+    present, missing = new_name(), new_name()
+    version = aws_store.create(present, "here", {})
+    _, store = gated_aws()
+
+    read = store.read_many({present: version, missing: "a" * 32})
+
+    assert read[present].value == "here" and isinstance(read[missing], SecretNotFound)
+
+
+def test_without_permission_for_the_batch_call_secrets_are_read_one_by_one(aws_store, gated_aws):
+    names = [new_name(), new_name()]
+    versions = {name: aws_store.create(name, name.upper(), {}) for name in names}
+    gate, store = gated_aws(refuse={"BatchGetSecretValue"})
+
+    first, second = store.read_many(versions), store.read_many(versions)
+
+    assert {n: r.value for n, r in first.items()} == {n: r.value for n, r in second.items()} == {
+        n: n.upper() for n in names}
+    assert gate.operations == ["BatchGetSecretValue", "GetSecretValue", "GetSecretValue",
+                               "GetSecretValue", "GetSecretValue"]  # the refusal is remembered
+
+
+def test_a_throttled_batch_fails_each_secret_without_a_call_per_secret(canned_aws):
+    server = canned_aws(400, "ThrottlingException")
+    store = aws.build(aws_context(server.url, budget=ONE_QUICK_ATTEMPT))
+
+    read = store.read_many({new_name(): "a" * 32, new_name(): "b" * 32})
+
+    assert all(isinstance(r, Throttled) for r in read.values()) and len(server.requests) == 1
