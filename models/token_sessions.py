@@ -42,8 +42,9 @@ class TokenSessions:
         return TokenSession(sid, user_id, email, role)
 
     def active(self, sid: str) -> TokenSession | None:
-        doc = self.col.find_one({"_id": sid, "revoked_at": None, "expires_at": {"$gt": datetime.now(timezone.utc)}})
-        if doc is None:
+        # By `_id` alone, the rest checked here: the cheapest lookup on any server.
+        doc = self.col.find_one({"_id": sid}, {"user_id": 1, "email": 1, "role": 1, "revoked_at": 1, "expires_at": 1})
+        if doc is None or doc.get("revoked_at") is not None or doc["expires_at"] <= datetime.now(timezone.utc):
             return None
         return TokenSession(doc["_id"], doc["user_id"], doc["email"], doc["role"])
 

@@ -2,7 +2,7 @@
 
 import base64
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import jwt as pyjwt
 import pytest
@@ -74,6 +74,19 @@ def test_token_after_logout_is_401(client, user):
     response = user.get("/api/v1/auth/me")
     _assert_401(response)
     assert "revoked" in response.get_json()["detail"]
+
+
+def test_a_session_past_its_expiry_is_refused_before_the_ttl_monitor_removes_it(db, user):
+    assert user.get("/api/v1/auth/me").status_code == 200
+    sid = _claims(user.tokens["access_token"])["sid"]
+    db.token_sessions.update_one({"_id": sid}, {"$set": {"expires_at": datetime.now(timezone.utc) - timedelta(seconds=1)}})
+    _assert_401(user.get("/api/v1/auth/me"))
+
+
+def test_a_session_revoked_in_the_database_is_refused_at_once(db, user):
+    sid = _claims(user.tokens["access_token"])["sid"]
+    db.token_sessions.update_one({"_id": sid}, {"$set": {"revoked_at": datetime.now(timezone.utc)}})
+    _assert_401(user.get("/api/v1/auth/me"))
 
 
 def test_validly_signed_token_for_an_unknown_session_is_401(app, client, user):
