@@ -59,7 +59,7 @@ def register_metrics(app: Flask) -> None:
 class InstrumentedStore:
     """A provider store whose calls are counted and timed by provider, operation and outcome."""
 
-    OPERATIONS = ("create", "add_version", "read", "list_versions", "delete", "check")
+    OPERATIONS = ("create", "add_version", "read", "read_many", "list_versions", "delete", "check")
 
     def __init__(self, provider: str, store):
         self._provider, self._store = provider, store

@@ -17,8 +17,8 @@ from flask import current_app, g
 
 from audit.log import AuditUnavailable, event, record, record_many
 from common.errors import ApiError, BadGateway, Conflict, GatewayTimeout, NotFound, PayloadTooLarge, ServiceUnavailable
-from kms.providers.base import (AccessDenied, BadProviderConfig, BatchReader, ProviderError, ProviderTimeout,
-                                ProviderUnavailable, SecretNotFound, SecretStore, Throttled)
+from kms.providers.base import (AccessDenied, BadProviderConfig, ProviderError, ProviderTimeout, ProviderUnavailable,
+                                SecretNotFound, SecretStore, Throttled)
 from kms.read_cache import ReadCache
 from kms.schemas import MAX_VALUE_BYTES
 from models.secret_refs import PENDING, NameTaken, SecretRef
@@ -260,7 +260,8 @@ def _fetch_latest(refs: list[SecretRef]) -> dict[str, tuple[str | None, str | No
     """(value, error reason) of each reference's latest version, by reference id."""
     cache = _kps().read_cache
     stores = {provider: _configured_store(provider) for provider in {r.provider for r in refs}}
-    batching = {provider for provider, store in stores.items() if isinstance(store, BatchReader)}
+    # Stores that implement kms.providers.base.BatchReader (hasattr: they come wrapped for metrics).
+    batching = {provider for provider, store in stores.items() if hasattr(store, "read_many")}
     results: dict[str, tuple[str | None, str | None]] = {}
     batched: dict[str, list[SecretRef]] = {}
     tasks = []
@@ -272,14 +273,14 @@ def _fetch_latest(refs: list[SecretRef]) -> dict[str, tuple[str | None, str | No
         elif ref.provider in batching:
             batched.setdefault(ref.provider, []).append(ref)
         else:
-            tasks.append((store, [ref]))
+            tasks.append((store, [ref], False))
     for provider, pending in batched.items():
         size = stores[provider].batch_size
-        tasks += [(stores[provider], pending[i:i + size]) for i in range(0, len(pending), size)]
+        tasks += [(stores[provider], pending[i:i + size], True) for i in range(0, len(pending), size)]
 
     def fetch(task):  # runs in the pool: no Flask context here
-        store, chunk = task
-        if isinstance(store, BatchReader):
+        store, chunk, batch = task
+        if batch:
             read = store.read_many({ref.object_name: ref.latest["provider_version"] for ref in chunk})
         else:
             read = {}

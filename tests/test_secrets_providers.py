@@ -5,6 +5,7 @@ import json
 import threading
 
 import pytest
+from prometheus_client import REGISTRY
 
 from kms.providers.base import SecretNotFound
 from tests.fixtures.secrets_api import dump_database, object_name
@@ -74,9 +75,19 @@ def test_get_all_secrets_returns_the_latest_value_of_more_secrets_than_one_batch
     for name in names:
         assert owner.post("/api/v1/secrets", json={"name": name, "value": f"first {name}"}).status_code == 201
     assert owner.put("/api/v1/secrets/many-07", json={"value": "second"}).status_code == 200
+    before = _provider_calls(provider)
     secrets = owner.get("/get-all-secrets").get_json()["secrets"]
     expected = {name: ("second", 2) if name == "many-07" else (f"first {name}", 1) for name in names}
     assert {s["secret_name"]: (s["secret_value"], s["version"]) for s in secrets} == expected
+    calls = {operation: _provider_calls(provider)[operation] - before[operation] for operation in before}
+    assert calls == ({"read_many": 2, "read": 0} if provider == "aws" else {"read_many": 0, "read": 23})
+
+
+def _provider_calls(provider: str) -> dict[str, float]:
+    """Successful provider calls so far, as /metrics reports them."""
+    return {operation: REGISTRY.get_sample_value("kps_provider_calls_total", {
+        "provider": provider, "operation": operation, "outcome": "success"}) or 0.0
+        for operation in ("read_many", "read")}
 
 
 def test_a_max_size_unicode_value_round_trips(owner, provider):

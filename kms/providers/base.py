@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Mapping, Protocol
 
 
 class ProviderError(Exception):
@@ -113,7 +113,6 @@ class SecretStore(Protocol):
         """Prove reachability and permission; raise a ProviderError otherwise."""
 
 
-@runtime_checkable
 class BatchReader(Protocol):
     """Optional: a store that reads several secrets in one provider call."""
 
