@@ -18,6 +18,7 @@ import concurrent.futures
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from mongoeco.engines.memory import MemoryEngine
@@ -49,10 +50,34 @@ class _MemoryEngine(_IndexedIdCheck, MemoryEngine):
 
 
 class _SQLiteEngine(_IndexedIdCheck, SQLiteEngine):
-    pass
+    """Change-stream delivery at most once a second rather than after every write.
+
+    After each insert the SQLite engine hands its change outbox to the in-process
+    change-stream hub, starting and joining a lease heartbeat thread on the way:
+    58 % of an insert's time here (py-spy, 2.4 ms per insert). KeyProxy never opens
+    a change stream. The cost of skipping: a change stream opened on this server by
+    something else sees a write only when a later write comes more than a second
+    after the last delivery. The outbox, compacted by each delivery, stays bounded
+    by about a second of writes.
+    """
+
+    DELIVERY_INTERVAL = 1.0  # seconds
+
+    def dispatch_committed_changes(self, consumer_id, consumer):
+        now = time.monotonic()
+        last = self._kps_delivered.get(consumer_id)
+        if last is not None and now - last < self.DELIVERY_INTERVAL:
+            return
+        self._kps_delivered[consumer_id] = now
+        super().dispatch_committed_changes(consumer_id, consumer)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._kps_delivered: dict[str, float] = {}
 
 
-def _engine(path: str | None):
+def engine(path: str | None):
+    """A mongoeco storage engine: in memory (None) or the SQLite file at ``path``."""
     if path is None:
         return _MemoryEngine()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +114,7 @@ class EmbeddedMongo:
 
     async def _serve(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        server = AsyncMongoEcoProxyServer(engine=_engine(self._path), host=self._host, port=self._port)
+        server = AsyncMongoEcoProxyServer(engine=engine(self._path), host=self._host, port=self._port)
         address = await server.start()
         try:
             self._ready.set_result(address.uri)
