@@ -65,8 +65,10 @@ class AuditLog:
                     except BulkWriteError as error:
                         if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
                             raise
-                        stored += docs[:error.details.get("nInserted", 0)]
-                        self._head = None  # another writer took a position: re-read
+                        inserted = error.details.get("nInserted", 0)
+                        stored += docs[:inserted]
+                        # Another writer took that position: find the head from there.
+                        self._head = self.events.head(taken=docs[inserted]["_id"])
                         continue
                     stored += docs
                     self._head = (stored[-1]["_id"], stored[-1]["hash"])

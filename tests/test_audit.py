@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from models.audit_events import key
+from models.audit_events import GENESIS_HASH, AuditEvents, key
 from tests.fixtures.app import PASSWORD, audit_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -290,3 +290,28 @@ def test_a_secret_write_is_undone_when_its_event_cannot_be_written(owner, db, ap
     assert set(refs) == {"kept"} and refs["kept"]["state"] == "active"
     assert [v["version"] for v in refs["kept"]["versions"]] == [1]
     assert db.local_secrets.count_documents({}) == 1
+
+
+# -- finding the chain's head ------------------------------------------------------------------
+
+def _positions(mongo_db, numbers) -> AuditEvents:
+    events = AuditEvents(mongo_db)
+    events.insert_many([{"_id": n, "hash": f"hash-{n}"} for n in numbers])
+    return events
+
+
+def test_the_head_of_an_empty_log_is_genesis(mongo_db):
+    assert AuditEvents(mongo_db).head() == (0, GENESIS_HASH)
+
+
+@pytest.mark.parametrize("taken", [None, 1, 2, 37, 99, 100])
+def test_the_head_is_found_from_any_stored_position(mongo_db, taken):
+    events = _positions(mongo_db, range(1, 101))
+    assert events.head(taken=taken) == (100, "hash-100")
+
+
+@pytest.mark.parametrize("deleted", [[50], [99], [100], [98, 99]])
+def test_deleted_events_do_not_hide_the_head(mongo_db, deleted):
+    events = _positions(mongo_db, [n for n in range(1, 101) if n not in deleted])
+    expected = max(n for n in range(1, 101) if n not in deleted)
+    assert events.head() == (expected, f"hash-{expected}")
