@@ -26,6 +26,7 @@ log = logging.getLogger("keyproxy.audit")
 
 OUTCOMES = ("success", "denied", "failure")
 MAX_RACE_RETRIES = 50
+MAX_STEPS = 8  # positions stepped over one by one before re-reading the head
 
 
 class AuditUnavailable(ServiceUnavailable):
@@ -49,13 +50,15 @@ class AuditLog:
         """Chain and store events in order, in one insert when no other writer interferes.
 
         A writer that loses the race for a position gets a duplicate-key error for that
-        event (the ones before it are in place, correctly chained); it re-reads the head
-        and chains the rest after it. Raises AuditUnavailable when they cannot be stored.
+        event (the ones before it are in place, correctly chained); it chains the rest
+        after the event that took the position, or after a few such steps after the
+        head. Raises AuditUnavailable when they cannot be stored.
         """
         timestamp = datetime.now(timezone.utc)
         # MongoDB keeps milliseconds: hash exactly what will be read back.
         timestamp = timestamp.replace(microsecond=timestamp.microsecond // 1000 * 1000)
         stored: list[dict] = []
+        steps = 0
         try:
             with self._lock:
                 for _ in range(MAX_RACE_RETRIES):
@@ -67,8 +70,11 @@ class AuditLog:
                             raise
                         inserted = error.details.get("nInserted", 0)
                         stored += docs[:inserted]
-                        # Another writer took that position: find the head from there.
-                        self._head = self.events.head(taken=docs[inserted]["_id"])
+                        # Another writer took that position: go on after it; after a few
+                        # such steps, after the head itself.
+                        steps += 1
+                        taken = docs[inserted]["_id"]
+                        self._head = self.events.at(taken) if steps <= MAX_STEPS else self.events.head()
                         continue
                     stored += docs
                     self._head = (stored[-1]["_id"], stored[-1]["hash"])
@@ -85,7 +91,7 @@ class AuditLog:
 
     def _chain(self, batch: list[dict[str, Any]], timestamp: datetime) -> list[dict]:
         if self._head is None:
-            self._head = self.events.head()
+            self._head = self.events.likely_head()
         seq, prev = self._head
         docs = []
         for fields in batch:
