@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,6 +18,7 @@ from flask import current_app, g, has_request_context, request
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from audit.chain import event_hash
+from audit.sequencer import HostSequencer
 from common.errors import ServiceUnavailable
 from common.metrics import AUDIT_WRITES
 from kms.crypto import Keyring
@@ -35,12 +37,17 @@ class AuditUnavailable(ServiceUnavailable):
 
 
 class AuditLog:
-    def __init__(self, events: AuditEvents, keyring: Keyring):
+    def __init__(self, events: AuditEvents, keyring: Keyring, sequencer: HostSequencer | None = None):
         self.events = events
         self.keyring = keyring
+        self._sequencer = sequencer
         self._lock = threading.Lock()
         self._head: tuple[int, str] | None = None  # this process's view of the chain head
         self.healthy = True  # whether this process's last audit write succeeded
+
+    def close(self) -> None:
+        if self._sequencer:
+            self._sequencer.close()
 
     def append(self, fields: dict[str, Any]) -> dict:
         """Chain and store one event; returns the stored document."""
@@ -60,7 +67,8 @@ class AuditLog:
         stored: list[dict] = []
         steps = 0
         try:
-            with self._lock:
+            with self._lock, (self._sequencer.turn() if self._sequencer else nullcontext()):
+                self._take_host_head()
                 for _ in range(MAX_RACE_RETRIES):
                     docs = self._chain(batch[len(stored):], timestamp)
                     try:
@@ -78,6 +86,8 @@ class AuditLog:
                         continue
                     stored += docs
                     self._head = (stored[-1]["_id"], stored[-1]["hash"])
+                    if self._sequencer:
+                        self._sequencer.leave_head(*self._head)
                     self.healthy = True
                     AUDIT_WRITES.labels("success").inc(len(stored))
                     log.info("audit head seq=%d hash=%s", *self._head)
@@ -88,6 +98,13 @@ class AuditLog:
         self.healthy = False
         AUDIT_WRITES.labels("failure").inc(len(batch) - len(stored))
         raise AuditUnavailable()
+
+    def _take_host_head(self) -> None:
+        """Start from the head another worker of this host left, once it is found in
+        this database (a stale or foreign file is ignored)."""
+        left = self._sequencer.last_head() if self._sequencer else None
+        if left is not None and left != self._head and self.events.at(left[0]) == left:
+            self._head = left
 
     def _chain(self, batch: list[dict[str, Any]], timestamp: datetime) -> list[dict]:
         if self._head is None:

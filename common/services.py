@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ import pymongo
 from pymongo.database import Database
 
 from audit.log import AuditLog
+from audit.sequencer import HostSequencer
 from auth.passwords import PasswordHasher
 from common.config import Settings
 from kms.crypto import Keyring
@@ -54,7 +56,8 @@ class Services:
             hasher=PasswordHasher(settings.bcrypt_rounds),
             users=Users(db), sessions=TokenSessions(db),
             attempts=LoginAttempts(db, settings.login_max_failures, settings.login_lockout_seconds),
-            audit=AuditLog(AuditEvents(db), keyring),
+            audit=AuditLog(AuditEvents(db), keyring, HostSequencer(
+                settings.data_dir / f"audit-head-{re.sub(r'[^A-Za-z0-9_-]', '_', settings.mongo_db)}.lock")),
             secret_refs=SecretRefs(db), provider_configs=ProviderConfigs(db, keyring),
             read_cache=ReadCache(settings.cache_ttl_seconds, settings.cache_max_entries),
         )
@@ -65,6 +68,7 @@ class Services:
             repository.ensure_indexes()
 
     def close(self) -> None:
+        self.audit.close()
         self.client.close()
         if self.embedded is not None:
             self.embedded.stop()

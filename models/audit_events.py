@@ -2,8 +2,9 @@
 
 Each event's `_id` is its position in the chain (1, 2, 3, ...). The unique `_id`
 is what keeps the chain linear with many writers: a writer that loses the race
-for a position gets a duplicate-key error, re-reads the head and tries the next
-one, so there are no forks and no gaps, and an uncontended write is one insert.
+for a position gets a duplicate-key error and chains after the event that took it,
+so there are no forks and no gaps, and an uncontended write is one insert (the
+workers of one server also take turns: audit.sequencer).
 
 The position is stored as a fixed-width decimal string (``key(7)`` is
 "00000000000000000007"), which sorts and compares like the number, and the

@@ -12,6 +12,7 @@ import pytest
 
 from audit.chain import verify
 from audit.log import AuditLog
+from audit.sequencer import HostSequencer
 from kms.crypto import Keyring
 from models.audit_events import GENESIS_HASH, AuditEvents, key
 from tests.fixtures.app import PASSWORD, audit_events
@@ -335,3 +336,24 @@ def test_after_events_were_deleted_new_ones_go_after_the_head(mongo_db):
     mongo_db.audit_events.delete_many({"_id": {"$in": [key(n) for n in range(5, 25)]}})
     fresh = AuditLog(AuditEvents(mongo_db), keyring)  # e.g. a restarted worker
     assert fresh.append({"action": "after"})["_id"] == 31
+
+
+# -- this host's writers take turns ------------------------------------------------------------
+
+def test_writers_sharing_a_sequencer_chain_after_each_other_and_leave_the_head(mongo_db, tmp_path):
+    keyring, path = Keyring(os.urandom(32)), tmp_path / "audit-head.lock"
+    one, two = (AuditLog(AuditEvents(mongo_db), keyring, HostSequencer(path)) for _ in range(2))
+    positions = [writer.append({"action": "turn"})["_id"] for writer in (one, two, one, one, two)]
+    assert positions == [1, 2, 3, 4, 5]
+    assert HostSequencer(path).last_head() == AuditEvents(mongo_db).head()
+    assert verify(keyring, AuditEvents(mongo_db).ascending()).valid
+
+
+@pytest.mark.parametrize("left", ["7 " + "a" * 64 + "\n", "1 " + "b" * 64 + "\n", "garbage\n"])
+def test_a_head_left_for_another_database_is_not_trusted(mongo_db, tmp_path, left):
+    path = tmp_path / "audit-head.lock"
+    path.write_text(left)
+    keyring = Keyring(os.urandom(32))
+    log = AuditLog(AuditEvents(mongo_db), keyring, HostSequencer(path))
+    assert [log.append({"action": "first"})["_id"], log.append({"action": "second"})["_id"]] == [1, 2]
+    assert verify(keyring, AuditEvents(mongo_db).ascending()).valid
