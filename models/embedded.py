@@ -28,6 +28,10 @@ from mongoeco.wire import AsyncMongoEcoProxyServer
 STARTUP_TIMEOUT = 15
 
 
+# Both classes below override internals of mongoeco 4.11.0 (pinned in requirements.txt);
+# re-measure them when upgrading. tests/test_embedded.py checks duplicate keys still fail.
+
+
 class _IndexedIdCheck:
     """Checks a new document's `_id` through the index alone unless the id is numeric.
 
@@ -63,6 +67,10 @@ class _SQLiteEngine(_IndexedIdCheck, SQLiteEngine):
 
     DELIVERY_INTERVAL = 1.0  # seconds
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._kps_delivered: dict[str, float] = {}
+
     def dispatch_committed_changes(self, consumer_id, consumer):
         now = time.monotonic()
         last = self._kps_delivered.get(consumer_id)
@@ -70,10 +78,6 @@ class _SQLiteEngine(_IndexedIdCheck, SQLiteEngine):
             return
         self._kps_delivered[consumer_id] = now
         super().dispatch_committed_changes(consumer_id, consumer)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._kps_delivered: dict[str, float] = {}
 
 
 def engine(path: str | None):
