@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from audit.chain import event_hash
 from audit.sequencer import HostSequencer
@@ -29,6 +30,9 @@ log = logging.getLogger("keyproxy.audit")
 OUTCOMES = ("success", "denied", "failure")
 MAX_RACE_RETRIES = 50
 MAX_STEPS = 8  # positions stepped over one by one before re-reading the head
+# After a write failed for want of the database, the writers queued behind it fail at
+# once for this long instead of each waiting out server selection in turn.
+FAIL_FAST_SECONDS = 1.0
 
 
 class AuditUnavailable(ServiceUnavailable):
@@ -44,6 +48,8 @@ class AuditLog:
         self._lock = threading.Lock()
         self._head: tuple[int, str] | None = None  # this process's view of the chain head
         self.healthy = True  # whether this process's last audit write succeeded
+        self._unreachable_at = float("-inf")  # when a write last failed to reach the database
+        self.fail_fast_seconds = FAIL_FAST_SECONDS
 
     def close(self) -> None:
         if self._sequencer:
@@ -65,27 +71,11 @@ class AuditLog:
         # MongoDB keeps milliseconds: hash exactly what will be read back.
         timestamp = timestamp.replace(microsecond=timestamp.microsecond // 1000 * 1000)
         stored: list[dict] = []
-        steps = 0
         try:
             with self._lock, (self._sequencer.turn() if self._sequencer else nullcontext()):
-                self._take_host_head()
-                for _ in range(MAX_RACE_RETRIES):
-                    docs = self._chain(batch[len(stored):], timestamp)
-                    try:
-                        self.events.insert_many(docs)
-                    except BulkWriteError as error:
-                        if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
-                            raise
-                        inserted = error.details.get("nInserted", 0)
-                        stored += docs[:inserted]
-                        # Another writer took that position: go on after it; after a few
-                        # such steps, after the head itself.
-                        steps += 1
-                        taken = docs[inserted]["_id"]
-                        self._head = self.events.at(taken) if steps <= MAX_STEPS else self.events.head()
-                        continue
-                    stored += docs
-                    self._head = (stored[-1]["_id"], stored[-1]["hash"])
+                if time.monotonic() - self._unreachable_at < self.fail_fast_seconds:
+                    log.error("audit write not tried: the database could not be reached a moment ago")
+                elif self._insert_chained(batch, timestamp, stored):
                     if self._sequencer:
                         self._sequencer.leave_head(*self._head)
                     self.healthy = True
@@ -94,10 +84,37 @@ class AuditLog:
                     return stored
         except PyMongoError as error:
             self._head = None
+            if isinstance(error, ConnectionFailure):
+                self._unreachable_at = time.monotonic()
             log.error("audit write failed: %s", type(error).__name__)
         self.healthy = False
         AUDIT_WRITES.labels("failure").inc(len(batch) - len(stored))
         raise AuditUnavailable()
+
+    def _insert_chained(self, batch: list[dict[str, Any]], timestamp: datetime, stored: list[dict]) -> bool:
+        """Insert the batch's events after the head, adding each stored one to ``stored``;
+        False when other writers kept taking the positions."""
+        self._take_host_head()
+        steps = 0
+        for _ in range(MAX_RACE_RETRIES):
+            docs = self._chain(batch[len(stored):], timestamp)
+            try:
+                self.events.insert_many(docs)
+            except BulkWriteError as error:
+                if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                    raise
+                inserted = error.details.get("nInserted", 0)
+                stored += docs[:inserted]
+                # Another writer took that position: go on after it; after a few such
+                # steps, after the head itself.
+                steps += 1
+                taken = docs[inserted]["_id"]
+                self._head = self.events.at(taken) if steps <= MAX_STEPS else self.events.head()
+                continue
+            stored += docs
+            self._head = (stored[-1]["_id"], stored[-1]["hash"])
+            return True
+        return False
 
     def _take_host_head(self) -> None:
         """Start from the head another worker of this host left, once it is found in

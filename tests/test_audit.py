@@ -2,16 +2,18 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pymongo
 import pytest
 
 from audit.chain import verify
-from audit.log import AuditLog
+from audit.log import AuditLog, AuditUnavailable
 from audit.sequencer import HostSequencer
 from kms.crypto import Keyring
 from models.audit_events import GENESIS_HASH, AuditEvents, key
@@ -357,3 +359,28 @@ def test_a_head_left_for_another_database_is_not_trusted(mongo_db, tmp_path, lef
     log = AuditLog(AuditEvents(mongo_db), keyring, HostSequencer(path))
     assert [log.append({"action": "first"})["_id"], log.append({"action": "second"})["_id"]] == [1, 2]
     assert verify(keyring, AuditEvents(mongo_db).ascending()).valid
+
+
+# -- an unreachable database -------------------------------------------------------------------
+
+@pytest.fixture
+def unreachable_log():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=200)
+    yield AuditLog(AuditEvents(client.kps), Keyring(os.urandom(32)))
+    client.close()
+
+
+@pytest.mark.parametrize("window, second_tried", [(3600, False), (0, True)])
+def test_writers_queued_behind_a_write_that_could_not_reach_the_database_fail_at_once(
+        unreachable_log, caplog, window, second_tried):
+    unreachable_log.fail_fast_seconds = window
+    with pytest.raises(AuditUnavailable):
+        unreachable_log.append({"action": "first"})
+    caplog.clear()
+    with pytest.raises(AuditUnavailable):
+        unreachable_log.append({"action": "second"})
+    tried = "audit write failed: ServerSelectionTimeoutError" in caplog.text
+    assert tried is second_tried and ("not tried" in caplog.text) is not second_tried
