@@ -15,11 +15,14 @@ duplicate-key path.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+log = logging.getLogger("keyproxy.audit")
 
 _HEAD = re.compile(r"(\d{1,19}) ([0-9a-f]{64})\n")
 
@@ -35,8 +38,12 @@ class HostSequencer:
 
     @contextmanager
     def turn(self) -> Iterator[None]:
-        """Hold the host's turn to write (callers serialise their own threads first)."""
+        """Hold the host's turn to write (callers serialise their own threads first).
+        Without a usable file (a read-only data directory), writers go without turns."""
         fd = self._file()
+        if fd is None:
+            yield
+            return
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
@@ -45,22 +52,31 @@ class HostSequencer:
 
     def last_head(self) -> tuple[int, str] | None:
         """The (position, hash) the previous writer on this host left, if any."""
-        match = _HEAD.fullmatch(os.pread(self._file(), 128, 0).decode("ascii", "replace"))
+        fd = self._file()
+        match = _HEAD.fullmatch(os.pread(fd, 128, 0).decode("ascii", "replace")) if fd is not None else None
         return (int(match[1]), match[2]) if match else None
 
     def leave_head(self, seq: int, digest: str) -> None:
-        data = f"{seq} {digest}\n".encode()
-        os.pwrite(self._file(), data, 0)
-        os.ftruncate(self._file(), len(data))
+        fd = self._file()
+        if fd is not None:
+            data = f"{seq} {digest}\n".encode()
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
             os.close(self._fd)
         self._fd = self._pid = None
 
-    def _file(self) -> int:
+    def _file(self) -> int | None:
         # Opened per process: a descriptor inherited across fork shares its lock.
         if self._pid != os.getpid():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            self._pid = os.getpid()
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as error:
+                self._fd = None
+                log.warning("audit writers of this server will not take turns: cannot open %s (%s)",
+                            self.path, error.strerror)
         return self._fd

@@ -384,3 +384,11 @@ def test_writers_queued_behind_a_write_that_could_not_reach_the_database_fail_at
         unreachable_log.append({"action": "second"})
     tried = "audit write failed: ServerSelectionTimeoutError" in caplog.text
     assert tried is second_tried and ("not tried" in caplog.text) is not second_tried
+
+
+def test_without_a_usable_lock_file_writers_go_on_without_turns(mongo_db, tmp_path):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the data directory should be")
+    keyring = Keyring(os.urandom(32))
+    log = AuditLog(AuditEvents(mongo_db), keyring, HostSequencer(blocked / "audit-head.lock"))
+    assert [log.append({"action": "one"})["_id"], log.append({"action": "two"})["_id"]] == [1, 2]
