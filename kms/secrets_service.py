@@ -260,36 +260,34 @@ def _fetch_latest(refs: list[SecretRef]) -> dict[str, tuple[str | None, str | No
     """(value, error reason) of each reference's latest version, by reference id."""
     cache = _kps().read_cache
     stores = {provider: _configured_store(provider) for provider in {r.provider for r in refs}}
-    # Stores that implement kms.providers.base.BatchReader (hasattr: they come wrapped for metrics).
-    batching = {provider for provider, store in stores.items() if hasattr(store, "read_many")}
     results: dict[str, tuple[str | None, str | None]] = {}
-    batched: dict[str, list[SecretRef]] = {}
-    tasks = []
+    pending: dict[str, list[SecretRef]] = {}
     for ref in refs:
-        store = stores[ref.provider]
         value = cache.get(_cache_key(ref, ref.latest))
-        if value is not None or store is None:
-            results[ref.id] = (value, None) if value is not None else (None, "provider-unavailable")
-        elif ref.provider in batching:
-            batched.setdefault(ref.provider, []).append(ref)
+        if value is not None:
+            results[ref.id] = (value, None)
+        elif stores[ref.provider] is None:
+            results[ref.id] = (None, "provider-unavailable")
         else:
-            tasks.append((store, [ref], False))
-    for provider, pending in batched.items():
-        size = stores[provider].batch_size
-        tasks += [(stores[provider], pending[i:i + size], True) for i in range(0, len(pending), size)]
+            pending.setdefault(ref.provider, []).append(ref)
+    # One task per provider call: chunks for stores that read several secrets per call
+    # (kms.providers.base.BatchReader; hasattr, as stores come wrapped for metrics).
+    tasks = []
+    for provider, waiting in pending.items():
+        store = stores[provider]
+        size = store.batch_size if hasattr(store, "read_many") else 1
+        tasks += [(store, waiting[i:i + size]) for i in range(0, len(waiting), size)]
 
     def fetch(task):  # runs in the pool: no Flask context here
-        store, chunk, batch = task
-        if batch:
+        store, chunk = task
+        if hasattr(store, "read_many"):
             read = store.read_many({ref.object_name: ref.latest["provider_version"] for ref in chunk})
-        else:
-            read = {}
-            for ref in chunk:
-                try:
-                    read[ref.object_name] = store.read(ref.object_name, ref.latest["provider_version"])
-                except ProviderError as error:
-                    read[ref.object_name] = error
-        return [(ref, read[ref.object_name]) for ref in chunk]
+            return [(ref, read[ref.object_name]) for ref in chunk]
+        (ref,) = chunk
+        try:
+            return [(ref, store.read(ref.object_name, ref.latest["provider_version"]))]
+        except ProviderError as error:
+            return [(ref, error)]
 
     if tasks:
         with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(tasks))) as pool:
