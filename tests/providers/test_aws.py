@@ -52,7 +52,25 @@ def observer(aws_endpoint):
     ).client("secretsmanager", endpoint_url=aws_endpoint)
 
 
-class CannedAws:
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class LoopbackServer:
+    """A threaded HTTP server on a free loopback port, serving ``handler``."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = "http://127.0.0.1:%d" % self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class CannedAws(LoopbackServer):
     """A loopback HTTP server answering every request with one AWS JSON-protocol
     response, and keeping the headers of each request it received."""
 
@@ -63,7 +81,7 @@ class CannedAws:
         extra = {"x-amzn-ErrorType": error_type, **(headers or {})}
         received = self.requests
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 received.append(dict(self.headers))
@@ -75,18 +93,7 @@ class CannedAws:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
-        self._thread.start()
-
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
@@ -398,7 +405,7 @@ def test_store_repr_shows_no_credentials():
 
 # --- reading many at once (BatchGetSecretValue) -----------------------------------
 
-class GatedAws:
+class GatedAws(LoopbackServer):
     """Forwards every call to moto, recording each operation (X-Amz-Target); the
     operations in ``refuse`` get AccessDeniedException, as an IAM policy without
     them would answer."""
@@ -407,7 +414,7 @@ class GatedAws:
         self.operations: list[str] = []
         operations = self.operations
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
@@ -432,16 +439,7 @@ class GatedAws:
                 self.end_headers()
                 self.wfile.write(reply)
 
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
